@@ -1,5 +1,6 @@
 #pragma once
 // A batch of token sequences, right-padded to one length: what the model consumes.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

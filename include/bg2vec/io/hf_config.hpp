@@ -1,0 +1,162 @@
+#pragma once
+// Hugging Face `config.json` of the decoders we support (LlamaForCausalLM, MistralForCausalLM).
+// Everything that would change the math and that we do not implement is refused by name, never ignored.
+#include <bg2vec/core/atomic_file.hpp>
+#include <bg2vec/core/error.hpp>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace bg2vec::io {
+
+struct ModelConfig {
+  std::string architecture;            // "MistralForCausalLM" or "LlamaForCausalLM"
+  int vocab_size = 0;
+  int hidden_size = 0;
+  int intermediate_size = 0;
+  int num_layers = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  double rope_theta = 10000.0;
+  double rms_norm_eps = 1e-6;
+  bool tie_word_embeddings = false;
+  int max_position_embeddings = 0;
+  std::optional<int> sliding_window;   // Mistral: keys further back than this are not seen (causal only)
+  int bos_token_id = 1, eos_token_id = 2, pad_token_id = 0;
+  nlohmann::json raw;                  // the file as read: saved back with only our changes applied
+
+  int q_dim() const { return num_heads * head_dim; }
+  int kv_dim() const { return num_kv_heads * head_dim; }
+};
+
+namespace detail {
+
+inline const nlohmann::json& field(const nlohmann::json& j, const std::filesystem::path& file, const char* name) {
+  if (!j.contains(name) || j[name].is_null()) fail(file, std::string("missing required field \"") + name + "\"");
+  return j[name];
+}
+
+inline int positive_int(const nlohmann::json& j, const std::filesystem::path& file, const char* name) {
+  const auto& v = field(j, file, name);
+  if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 30))
+    fail(file, std::string("field \"") + name + "\" must be a positive integer, got " + v.dump());
+  return v.get<int>();
+}
+
+inline int token_id(const nlohmann::json& j, const char* name, int fallback) {
+  if (!j.contains(name) || !j[name].is_number_integer()) return fallback;   // null or a list: keep the default
+  return j[name].get<int>();
+}
+
+}  // namespace detail
+
+inline ModelConfig parse_config(const nlohmann::json& j, const std::filesystem::path& file) {
+  using namespace detail;
+  if (!j.is_object()) fail(file, "not a JSON object");
+  ModelConfig c;
+  c.raw = j;
+  const auto& archs = field(j, file, "architectures");
+  if (!archs.is_array() || archs.size() != 1 || !archs[0].is_string())
+    fail(file, "\"architectures\" must list exactly one architecture");
+  c.architecture = archs[0].get<std::string>();
+  if (c.architecture != "MistralForCausalLM" && c.architecture != "LlamaForCausalLM")
+    fail(file, "unsupported architecture " + c.architecture + " (supported: MistralForCausalLM, LlamaForCausalLM)");
+
+  c.vocab_size = positive_int(j, file, "vocab_size");
+  c.hidden_size = positive_int(j, file, "hidden_size");
+  c.intermediate_size = positive_int(j, file, "intermediate_size");
+  c.num_layers = positive_int(j, file, "num_hidden_layers");
+  c.num_heads = positive_int(j, file, "num_attention_heads");
+  c.num_kv_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
+                       ? positive_int(j, file, "num_key_value_heads") : c.num_heads;
+  if (c.num_heads % c.num_kv_heads != 0)
+    fail(file, "num_attention_heads (" + std::to_string(c.num_heads) + ") is not a multiple of num_key_value_heads (" +
+                   std::to_string(c.num_kv_heads) + ")");
+  if (j.contains("head_dim") && !j["head_dim"].is_null()) c.head_dim = positive_int(j, file, "head_dim");
+  else {
+    if (c.hidden_size % c.num_heads) fail(file, "hidden_size is not a multiple of num_attention_heads and head_dim is not given");
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  if (c.head_dim % 2) fail(file, "head_dim must be even for rotary embeddings, got " + std::to_string(c.head_dim));
+  const auto& eps = field(j, file, "rms_norm_eps");
+  if (!eps.is_number() || eps.get<double>() <= 0) fail(file, "rms_norm_eps must be a positive number");
+  c.rms_norm_eps = eps.get<double>();
+  c.max_position_embeddings = j.contains("max_position_embeddings") ? positive_int(j, file, "max_position_embeddings") : 0;
+  c.tie_word_embeddings = j.value("tie_word_embeddings", false);
+
+  // Rotary embeddings: transformers 4 has rope_theta (+ rope_scaling) at top level, transformers 5
+  // has rope_parameters {rope_type, rope_theta}. Only the default (unscaled) rotation is implemented.
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
+    fail(file, "rope_scaling " + j["rope_scaling"].dump() + " is not supported (only unscaled rotary embeddings)");
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
+    const auto& rp = j["rope_parameters"];
+    const std::string type = rp.value("rope_type", std::string("default"));
+    if (type != "default") fail(file, "rope_type \"" + type + "\" is not supported (only \"default\")");
+    if (rp.contains("rope_theta")) c.rope_theta = rp["rope_theta"].get<double>();
+  } else if (j.contains("rope_theta")) {
+    c.rope_theta = j["rope_theta"].get<double>();
+  }
+  if (!(c.rope_theta > 0)) fail(file, "rope_theta must be positive");
+
+  for (const char* flag : {"attention_bias", "mlp_bias"})
+    if (j.value(flag, false)) fail(file, std::string(flag) + " = true is not supported (bias-free layers only)");
+  const std::string act = j.value("hidden_act", std::string("silu"));
+  if (act != "silu") fail(file, "hidden_act \"" + act + "\" is not supported (only silu)");
+  if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
+    if (!j["sliding_window"].is_number_integer() || j["sliding_window"].get<int64_t>() <= 0)
+      fail(file, "sliding_window must be null or a positive integer");
+    c.sliding_window = j["sliding_window"].get<int>();
+  }
+  c.bos_token_id = token_id(j, "bos_token_id", 1);
+  c.eos_token_id = token_id(j, "eos_token_id", 2);
+  c.pad_token_id = token_id(j, "pad_token_id", 0);
+  return c;
+}
+
+inline ModelConfig load_config(const std::filesystem::path& model_dir) {
+  const auto file = model_dir / "config.json";
+  std::ifstream in(file);
+  if (!in) fail(file, "cannot open (is " + model_dir.string() + " a Hugging Face model folder?)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(file, std::string("not valid JSON: ") + e.what());
+  }
+  return parse_config(j, file);
+}
+
+// A config.json for a new model of this shape, in the layout that transformers 4 and 5 both read.
+inline nlohmann::json to_json(const ModelConfig& c) {
+  nlohmann::json j = c.raw.is_object() ? c.raw : nlohmann::json::object();
+  j["architectures"] = {c.architecture};
+  j["model_type"] = c.architecture == "LlamaForCausalLM" ? "llama" : "mistral";
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_layers;
+  j["num_attention_heads"] = c.num_heads;
+  j["num_key_value_heads"] = c.num_kv_heads;
+  j["head_dim"] = c.head_dim;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["hidden_act"] = "silu";
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["sliding_window"] = c.sliding_window ? nlohmann::json(*c.sliding_window) : nlohmann::json(nullptr);
+  j["bos_token_id"] = c.bos_token_id;
+  j["eos_token_id"] = c.eos_token_id;
+  j["pad_token_id"] = c.pad_token_id;
+  j[j.contains("dtype") ? "dtype" : "torch_dtype"] = "float32";
+  if (j.contains("rope_parameters")) j["rope_parameters"]["rope_theta"] = c.rope_theta;
+  else j["rope_theta"] = c.rope_theta;
+  return j;
+}
+
+inline void save_config(const ModelConfig& c, const std::filesystem::path& model_dir) {
+  write_file_atomically(model_dir / "config.json", to_json(c).dump(2) + "\n");
+}
+
+}  // namespace bg2vec::io

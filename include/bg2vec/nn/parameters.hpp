@@ -1,0 +1,108 @@
+#pragma once
+// All parameters of a decoder in one flat float32 buffer (llm.c style), with the Hugging Face name,
+// shape ([out, in] for projections) and offset of each tensor. Gradients and optimizer moments use
+// the same layout in buffers of the same size, so an optimizer is one loop over a flat array.
+#include <bg2vec/core/error.hpp>
+#include <bg2vec/core/tensor.hpp>
+#include <bg2vec/io/hf_config.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bg2vec {
+
+struct ParameterInfo {
+  std::string name;                    // e.g. "model.layers.0.self_attn.q_proj.weight"
+  Shape shape;
+  size_t offset = 0;                   // in floats, into the flat buffer
+  size_t size() const { return size_t(element_count(shape)); }
+};
+
+class ParameterLayout {
+ public:
+  explicit ParameterLayout(const io::ModelConfig& c) {
+    const int64_t H = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
+    add("model.embed_tokens.weight", {V, H});
+    for (int l = 0; l < c.num_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      add(p + "input_layernorm.weight", {H});
+      add(p + "self_attn.q_proj.weight", {c.q_dim(), H});
+      add(p + "self_attn.k_proj.weight", {c.kv_dim(), H});
+      add(p + "self_attn.v_proj.weight", {c.kv_dim(), H});
+      add(p + "self_attn.o_proj.weight", {H, c.q_dim()});
+      add(p + "post_attention_layernorm.weight", {H});
+      add(p + "mlp.gate_proj.weight", {F, H});
+      add(p + "mlp.up_proj.weight", {F, H});
+      add(p + "mlp.down_proj.weight", {H, F});
+    }
+    add("model.norm.weight", {H});
+    if (!c.tie_word_embeddings) add("lm_head.weight", {V, H});
+  }
+
+  const std::vector<ParameterInfo>& tensors() const { return tensors_; }
+  size_t total() const { return total_; }
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  const ParameterInfo& operator[](const std::string& name) const {
+    auto it = index_.find(name);
+    if (it == index_.end()) fail("no parameter named '" + name + "'");
+    return tensors_[it->second];
+  }
+
+ private:
+  void add(std::string name, Shape shape) {
+    ParameterInfo info{std::move(name), std::move(shape), total_};
+    total_ += info.size();
+    index_[info.name] = tensors_.size();
+    tensors_.push_back(std::move(info));
+  }
+
+  std::vector<ParameterInfo> tensors_;
+  std::map<std::string, size_t> index_;
+  size_t total_ = 0;
+};
+
+// Views of one layer's tensors inside a flat buffer (parameters or their gradients).
+struct LayerTensors {
+  VectorView attn_norm, mlp_norm;
+  MatrixView q, k, v, o;               // [out, in]
+  MatrixView gate, up, down;
+};
+
+struct DecoderTensors {
+  MatrixView embed;                    // [V, H]
+  std::vector<LayerTensors> layers;
+  VectorView final_norm;               // [H]
+  MatrixView lm_head;                  // [V, H]; the embedding itself when tied
+
+  // Views of `buffer` (layout.total() floats) under `layout`.
+  DecoderTensors(const io::ModelConfig& c, const ParameterLayout& layout, float* buffer)
+      : embed(matrix(layout, buffer, "model.embed_tokens.weight")),
+        final_norm(vector(layout, buffer, "model.norm.weight")),
+        lm_head(matrix(layout, buffer, c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")) {
+    for (int l = 0; l < c.num_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      layers.push_back({vector(layout, buffer, p + "input_layernorm.weight"),
+                        vector(layout, buffer, p + "post_attention_layernorm.weight"),
+                        matrix(layout, buffer, p + "self_attn.q_proj.weight"),
+                        matrix(layout, buffer, p + "self_attn.k_proj.weight"),
+                        matrix(layout, buffer, p + "self_attn.v_proj.weight"),
+                        matrix(layout, buffer, p + "self_attn.o_proj.weight"),
+                        matrix(layout, buffer, p + "mlp.gate_proj.weight"),
+                        matrix(layout, buffer, p + "mlp.up_proj.weight"),
+                        matrix(layout, buffer, p + "mlp.down_proj.weight")});
+    }
+  }
+
+ private:
+  static MatrixView matrix(const ParameterLayout& layout, float* buffer, const std::string& name) {
+    const auto& t = layout[name];
+    return MatrixView(buffer + t.offset, t.shape[0], t.shape[1]);
+  }
+  static VectorView vector(const ParameterLayout& layout, float* buffer, const std::string& name) {
+    const auto& t = layout[name];
+    return VectorView(buffer + t.offset, t.shape[0]);
+  }
+};
+
+}  // namespace bg2vec
