@@ -1,0 +1,87 @@
+// Extraction speed and memory: builds a large dump from the pages of the shipped bgwiki excerpt
+// (in a temporary folder, removed afterwards), plain and bz2-compressed, and extracts both.
+// Prints MB/s of uncompressed XML and the peak RSS of the process (getrusage).
+//   bench_wiki [--mb 256] [--bz2-mb 64]
+#include <bg2vec/text/extract.hpp>
+
+#include <boost/program_options.hpp>
+#include <bzlib.h>
+#include <cstdio>
+#include <iostream>
+#include <sys/resource.h>
+
+namespace fs = std::filesystem;
+using namespace bg2vec::text;
+
+static std::string read_all(const fs::path& path) {
+  DumpSource source(path);
+  std::string xml, chunk(1 << 20, '\0');
+  while (size_t n = source.read(chunk.data(), chunk.size())) xml.append(chunk, 0, n);
+  return xml;
+}
+
+// The excerpt's articles (ns 0: real dumps are mostly articles) repeated with fresh ids until the dump
+// holds about `mb` megabytes.
+static void write_dump(const std::string& excerpt, const fs::path& path, size_t mb, bool compress) {
+  const std::string head = excerpt.substr(0, excerpt.find("  <page>"));
+  std::string pages;
+  for (size_t at = excerpt.find("  <page>"); at != std::string::npos; at = excerpt.find("  <page>", at + 1)) {
+    const std::string page = excerpt.substr(at, excerpt.find("</page>", at) + 8 - at);
+    if (page.find("<ns>0</ns>") != std::string::npos) pages += page;
+  }
+  FILE* file = std::fopen(path.c_str(), "wb");
+  int bz_error = BZ_OK;
+  BZFILE* bz = compress ? BZ2_bzWriteOpen(&bz_error, file, 1, 0, 0) : nullptr;
+  auto write = [&](const std::string& s) {
+    if (bz) BZ2_bzWrite(&bz_error, bz, const_cast<char*>(s.data()), int(s.size()));
+    else std::fwrite(s.data(), 1, s.size(), file);
+  };
+  write(head);
+  size_t written = head.size();
+  for (int copy = 0; written < mb * 1000000; ++copy) {
+    std::string block = pages;
+    for (size_t at = block.find("<id>"); at != std::string::npos; at = block.find("<id>", at + 4))
+      block.insert(at + 4, std::to_string(copy));       // distinct ids per copy
+    write(block);
+    written += block.size();
+  }
+  write("</mediawiki>\n");
+  if (bz) BZ2_bzWriteClose(&bz_error, bz, 0, nullptr, nullptr);
+  std::fclose(file);
+}
+
+static double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;
+}
+
+static void measure(const char* label, const fs::path& dump, const fs::path& out) {
+  ExtractOptions options;
+  options.progress = false;
+  const ExtractStats s = extract_articles(dump, out, options);
+  std::printf("%-14s %8.1f MB XML  %8llu articles  %6.2f s  %7.1f MB/s  peak RSS %.0f MB\n", label,
+              double(s.xml_bytes) / 1e6, (unsigned long long)s.articles, s.seconds,
+              double(s.xml_bytes) / 1e6 / s.seconds, peak_rss_mb());
+}
+
+int main(int argc, char** argv) {
+  namespace po = boost::program_options;
+  size_t mb = 256, bz2_mb = 64;
+  po::options_description options("bench_wiki");
+  options.add_options()("mb", po::value(&mb), "size of the plain XML dump (MB)")
+                       ("bz2-mb", po::value(&bz2_mb), "uncompressed size of the bz2 dump (MB)");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, options), vm);
+  po::notify(vm);
+
+  const fs::path dir = fs::temp_directory_path() / ("bg2vec-bench-wiki-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string excerpt = read_all(fs::path(BG2VEC_REPO_DATA) / "bgwiki/bgwiki-excerpt-pages-articles.xml.bz2");
+  write_dump(excerpt, dir / "dump.xml", mb, false);
+  write_dump(excerpt, dir / "dump.xml.bz2", bz2_mb, true);
+  std::printf("peak RSS before extraction %.0f MB\n", peak_rss_mb());
+  measure("plain XML", dir / "dump.xml", dir / "plain.jsonl");
+  measure("bz2", dir / "dump.xml.bz2", dir / "bz2.jsonl");
+  fs::remove_all(dir);
+}
