@@ -1,0 +1,252 @@
+// Model input/output: safetensors (read, write, validation), sharded folders, config.json, and the
+// clear errors that bad files get.
+#include <bg2vec/io/batch_file.hpp>
+#include <bg2vec/nn/decoder.hpp>
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "support.hpp"
+
+using namespace bg2vec;
+
+namespace {
+
+// A safetensors file from a raw header and data section, for crafting broken files.
+void write_raw_safetensors(const std::filesystem::path& path, const std::string& header, size_t data_bytes,
+                           std::optional<uint64_t> claimed_header_len = std::nullopt) {
+  std::ofstream out(path, std::ios::binary);
+  const uint64_t len = claimed_header_len.value_or(header.size());
+  out.write(reinterpret_cast<const char*>(&len), 8);
+  out << header << std::string(data_bytes, '\0');
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try { f(); } catch (const Error& e) { return e.what(); }
+  return "";
+}
+
+void copy_fixture_model(const std::filesystem::path& to) {
+  std::filesystem::create_directories(to);
+  for (const char* f : {"config.json", "model.safetensors"})
+    std::filesystem::copy_file(test::fixture(std::string("hf/mistral-dev/") + f), to / f);
+}
+
+nlohmann::json fixture_config() {
+  std::ifstream in(test::fixture("hf/mistral-dev/config.json"));
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: written tensors read back exactly, in every float dtype") {
+  test::TempDir dir("io-roundtrip");
+  const std::vector<float> values = {0.0f, 1.0f, -2.5f, 3.140625f, 1e-3f, 65504.0f};
+  const std::vector<int64_t> ids = {1, 2, 3, 4};
+  io::SafetensorsWriter w;
+  w.add("f32", {2, 3}, values);
+  w.add_bf16("bf16", {6}, values);
+  w.add("ids", {2, 2}, ids);
+  w.metadata("format", "pt");
+  w.save(dir / "t.safetensors");
+
+  const io::SafetensorsFile f(dir / "t.safetensors");
+  CHECK(f.info("f32").shape == Shape{2, 3});
+  CHECK(f.read_float32("f32") == values);
+  CHECK(f.read_int64("ids") == ids);
+  CHECK(f.metadata().at("format") == "pt");
+  const auto bf = f.read_float32("bf16");
+  for (size_t i = 0; i < values.size(); ++i) CHECK(bf[i] == doctest::Approx(values[i]).epsilon(1.0 / 128));
+}
+
+TEST_CASE("half-precision conversions agree with IEEE 754 and torch's bfloat16 rounding") {
+  CHECK(f16_to_f32(0x3c00) == 1.0f);
+  CHECK(f16_to_f32(0xc000) == -2.0f);
+  CHECK(f16_to_f32(0x7bff) == 65504.0f);
+  CHECK(f16_to_f32(0x0001) == doctest::Approx(5.960464477539063e-08));   // smallest subnormal
+  CHECK(std::isinf(f16_to_f32(0x7c00)));
+  CHECK(f32_to_f16(1.0f) == 0x3c00);
+  CHECK(f32_to_f16(65504.0f) == 0x7bff);
+  CHECK(f32_to_f16(1e6f) == 0x7c00);
+  CHECK(bf16_to_f32(0x3f80) == 1.0f);
+  CHECK(f32_to_bf16(1.0f) == 0x3f80);
+  CHECK(f32_to_bf16(std::bit_cast<float>(0x3f808000u)) == 0x3f80);      // tie rounds to even
+  CHECK(f32_to_bf16(std::bit_cast<float>(0x3f818000u)) == 0x3f82);
+}
+
+TEST_CASE("bad safetensors files get an error naming the file and the problem") {
+  test::TempDir dir("io-bad");
+  const auto path = dir / "bad.safetensors";
+  auto open_error = [&] { return error_of([&] { io::SafetensorsFile f(path); }); };
+
+  SUBCASE("truncated: the data section is shorter than the header claims") {
+    const auto model = test::fixture("hf/mistral-dev/model.safetensors");
+    std::ifstream in(model, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    const auto e = open_error();
+    CHECK(e.find(path.string()) != std::string::npos);
+    CHECK(e.find("out of range") != std::string::npos);
+  }
+  SUBCASE("shorter than the 8-byte header length") {
+    std::ofstream(path, std::ios::binary) << "abc";
+    CHECK(open_error().find("truncated") != std::string::npos);
+  }
+  SUBCASE("header length past the end of the file") {
+    write_raw_safetensors(path, "{}", 0, 1000);
+    CHECK(open_error().find("runs past the end") != std::string::npos);
+  }
+  SUBCASE("header that is not JSON") {
+    write_raw_safetensors(path, "{not json", 0);
+    CHECK(open_error().find("not valid JSON") != std::string::npos);
+  }
+  SUBCASE("data offsets out of range") {
+    write_raw_safetensors(path, R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8);
+    CHECK(open_error().find("out of range") != std::string::npos);
+  }
+  SUBCASE("overlapping tensors") {
+    write_raw_safetensors(path, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12);
+    CHECK(open_error().find("overlap") != std::string::npos);
+  }
+  SUBCASE("offsets that disagree with the shape") {
+    write_raw_safetensors(path, R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8);
+    CHECK(open_error().find("needs 12 bytes") != std::string::npos);
+  }
+  SUBCASE("unknown dtype") {
+    write_raw_safetensors(path, R"({"a":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", 2);
+    CHECK(open_error().find("unknown dtype \"F8_E4M3\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("a sharded model folder loads the same weights as a single file") {
+  test::TempDir dir("io-sharded");
+  const io::SafetensorsFile single(test::fixture("hf/mistral-dev/model.safetensors"));
+  io::SafetensorsWriter first, second;
+  nlohmann::json weight_map;
+  bool to_first = true;                     // alternate tensors between the two shards
+  for (const auto& [name, info] : single.tensors()) {
+    (to_first ? first : second).add_bf16(name, info.shape, single.read_float32(name));
+    weight_map[name] = to_first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+    to_first = !to_first;
+  }
+  first.save(dir / "model-00001-of-00002.safetensors");
+  second.save(dir / "model-00002-of-00002.safetensors");
+  std::ofstream(dir / "model.safetensors.index.json") << nlohmann::json{{"weight_map", weight_map}}.dump();
+  std::filesystem::copy_file(test::fixture("hf/mistral-dev/config.json"), dir / "config.json");
+
+  const Model sharded = load_model(dir.path);
+  const Model reference = load_model(test::fixture("hf/mistral-dev"));
+  // bf16 storage: every weight within bf16's relative precision of the float32 original
+  CHECK(test::relative_error(sharded.parameters(), reference.parameters()) < 1.0 / 128);
+}
+
+TEST_CASE("config.json in the transformers 4 layout (top-level rope_theta) gives the same config") {
+  auto j = fixture_config();
+  j.erase("rope_parameters");
+  j["rope_theta"] = 10000.0;
+  const auto c = io::parse_config(j, "config.json");
+  CHECK(c.rope_theta == 10000.0);
+  CHECK(c.head_dim == 16);
+  CHECK(c.num_kv_heads == 2);
+  CHECK_FALSE(c.sliding_window.has_value());
+  j.erase("head_dim");                      // derived from hidden_size / heads when absent
+  j["sliding_window"] = 4096;
+  const auto d = io::parse_config(j, "config.json");
+  CHECK(d.head_dim == 16);
+  CHECK(d.sliding_window == 4096);
+}
+
+TEST_CASE("config.json that we do not support is refused by name") {
+  auto j = fixture_config();
+  auto error = [&] { return error_of([&] { io::parse_config(j, "dir/config.json"); }); };
+  SUBCASE("another architecture") {
+    j["architectures"] = {"Qwen2ForCausalLM"};
+    CHECK(error().find("dir/config.json: unsupported architecture Qwen2ForCausalLM") == 0);
+  }
+  SUBCASE("a missing field") {
+    j.erase("num_hidden_layers");
+    CHECK(error().find("missing required field \"num_hidden_layers\"") != std::string::npos);
+  }
+  SUBCASE("rope scaling") {
+    j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+    CHECK(error().find("rope_scaling") != std::string::npos);
+  }
+  SUBCASE("a rope type other than default") {
+    j["rope_parameters"]["rope_type"] = "yarn";
+    CHECK(error().find("rope_type \"yarn\" is not supported") != std::string::npos);
+  }
+  SUBCASE("biases") {
+    j["attention_bias"] = true;
+    CHECK(error().find("attention_bias") != std::string::npos);
+  }
+  SUBCASE("heads that do not group") {
+    j["num_key_value_heads"] = 3;
+    CHECK(error().find("not a multiple") != std::string::npos);
+  }
+}
+
+TEST_CASE("model weights that do not fit config.json are refused") {
+  test::TempDir dir("io-model");
+  copy_fixture_model(dir.path);
+  const io::SafetensorsFile original(dir / "model.safetensors");
+  auto rewrite_without = [&](const std::string& skip, const std::string& reshape, const std::string& extra) {
+    io::SafetensorsWriter w;
+    for (const auto& [name, info] : original.tensors()) {
+      if (name == skip) continue;
+      auto data = original.read_float32(name);
+      Shape shape = info.shape;
+      if (name == reshape) { shape = {int64_t(data.size())}; }
+      w.add(name, shape, data);
+    }
+    if (!extra.empty()) { std::vector<float> b(64, 0.0f); w.add(extra, {64}, b); }
+    w.save(dir / "model.tmp.safetensors");
+  };
+  auto error = [&] {
+    std::filesystem::rename(dir / "model.tmp.safetensors", dir / "model.safetensors");
+    return error_of([&] { load_model(dir.path); });
+  };
+  SUBCASE("a tensor is missing") {
+    rewrite_without("model.layers.1.mlp.up_proj.weight", "", "");
+    CHECK(error().find("no tensor 'model.layers.1.mlp.up_proj.weight'") != std::string::npos);
+  }
+  SUBCASE("a tensor has the wrong shape") {
+    rewrite_without("", "model.layers.0.self_attn.k_proj.weight", "");
+    const auto e = error();
+    CHECK(e.find("model.safetensors: tensor 'model.layers.0.self_attn.k_proj.weight' has shape [2048], config.json implies [32, 64]") !=
+          std::string::npos);
+  }
+  SUBCASE("a bias the architecture does not have") {
+    rewrite_without("", "", "model.layers.0.self_attn.q_proj.bias");
+    CHECK(error().find("biases are not supported") != std::string::npos);
+  }
+  SUBCASE("no weights at all") {
+    std::filesystem::remove(dir / "model.safetensors");
+    CHECK(error_of([&] { load_model(dir.path); }).find("no model.safetensors") != std::string::npos);
+  }
+}
+
+TEST_CASE("token ids out of the vocabulary and empty input are refused before any computation") {
+  const Model model = load_model(test::fixture("hf/mistral-dev"));
+  Decoder<Causal> decoder(model);
+  TokenBatch batch{1, 3, {1, 5, 384}, {1, 1, 1}, {}};
+  Activations acts(model.config(), 1, 3, false);
+  CHECK(error_of([&] { decoder.forward(batch, acts); }) ==
+        "token id 384 at [0, 2] is out of the vocabulary (size 384)");
+  TokenBatch padded{1, 3, {0, 0, 0}, {0, 0, 0}, {}};
+  CHECK(error_of([&] { decoder.forward(padded, acts); }).find("empty input") == 0);
+  TokenBatch none{0, 0, {}, {}, {}};
+  CHECK(error_of([&] { decoder.forward(none, acts); }).find("empty input") == 0);
+}
+
+TEST_CASE("a token batch file must hold matching [B, T] int64 ids and mask") {
+  test::TempDir dir("io-batch");
+  io::SafetensorsWriter w;
+  std::vector<int64_t> ids = {1, 2, 3, 4, 5, 6}, mask = {1, 1, 1, 1};
+  w.add("input_ids", {2, 3}, ids);
+  w.add("attention_mask", {2, 2}, mask);
+  w.save(dir / "b.safetensors");
+  const io::SafetensorsFile f(dir / "b.safetensors");
+  CHECK(error_of([&] { io::read_token_batch(f); }).find("'attention_mask' has shape [2, 2] but 'input_ids' has [2, 3]") !=
+        std::string::npos);
+}
