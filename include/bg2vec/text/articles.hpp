@@ -15,8 +15,8 @@ struct Article {
 };
 
 inline std::string article_json_line(const Article& a) {
-  const nlohmann::json j = {{"id", a.id}, {"title", a.title}, {"text", a.text}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+  const nlohmann::ordered_json j = {{"id", a.id}, {"title", a.title}, {"text", a.text}};
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
 }
 
 // Reads articles.jsonl (or, with Format::PlainText, one text per line, id = line number).
