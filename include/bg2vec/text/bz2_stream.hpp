@@ -5,6 +5,7 @@
 // inside a stream is an error (a truncated download), never a silently short dump.
 #include <bg2vec/core/error.hpp>
 
+#include <algorithm>
 #include <bzlib.h>
 #include <cstdio>
 #include <filesystem>
