@@ -1,0 +1,82 @@
+// bg2vec inspect: what a model folder holds (architecture, shapes, parameters, dtypes, memory).
+#include "cli.hpp"
+
+#include <bg2vec/io/tensor_store.hpp>
+#include <bg2vec/nn/encoder.hpp>
+
+namespace bg2vec::cli {
+namespace {
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) { bytes /= 1024; ++u; }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+int inspect(const Args& args) {
+  po::options_description options("options");
+  options.add_options()
+      ("model", po::value<std::string>()->required(), "model folder (Hugging Face layout)")
+      ("batch", po::value<int>()->default_value(16), "batch size for the activation-memory estimate")
+      ("seq-len", po::value<int>()->default_value(512), "sequence length for the activation-memory estimate")
+      ("tensors", po::bool_switch(), "list every tensor with its shape and dtype");
+  po::variables_map vm;
+  if (!parse("inspect", "Describe a model folder: architecture, shapes, parameter count, dtypes and memory.", options, args, vm))
+    return 0;
+  const std::filesystem::path dir = vm["model"].as<std::string>();
+  const int B = vm["batch"].as<int>(), T = vm["seq-len"].as<int>();
+  require(B > 0 && T > 0, "--batch and --seq-len must be positive");
+  const io::ModelConfig c = io::load_config(dir);
+  const ParameterLayout layout(c);
+  const io::TensorStore store(dir);
+
+  std::map<std::string, size_t> dtype_counts;
+  double stored_bytes = 0;
+  for (const auto& name : store.names()) {
+    const auto& info = store.info(name);
+    dtype_counts[std::string(dtype_name(info.dtype))] += size_t(info.elements());
+    stored_bytes += double(info.end - info.begin);
+  }
+  const EncoderSettings settings = EncoderSettings::load(dir);
+  const double params = double(layout.total());
+  // Inference keeps one layer of activations; training keeps all (see nn/activations.hpp).
+  const double n = double(B) * T;
+  const double per_layer = n * c.hidden_size * 4 + n * 2 + n * (c.q_dim() * 2 + c.kv_dim() * 2) +
+                           double(B) * c.num_heads * T * T + n * c.intermediate_size * 3;
+  const double inference = 4 * (params + per_layer + n * c.hidden_size * 2 + n);
+  const double training = 4 * (4 * params + per_layer * c.num_layers + n * c.hidden_size * 2 + n + n * c.vocab_size);
+
+  std::printf("model            %s\n", dir.c_str());
+  std::printf("architecture     %s\n", c.architecture.c_str());
+  std::printf("vocabulary       %d\n", c.vocab_size);
+  std::printf("hidden           %d (head_dim %d, %d heads, %d kv heads: GQA %d:1)\n", c.hidden_size, c.head_dim, c.num_heads,
+              c.num_kv_heads, c.num_heads / c.num_kv_heads);
+  std::printf("feed-forward     %d (SwiGLU)\n", c.intermediate_size);
+  std::printf("layers           %d\n", c.num_layers);
+  std::printf("rope_theta       %g\n", c.rope_theta);
+  std::printf("rms_norm_eps     %g\n", c.rms_norm_eps);
+  std::printf("sliding window   %s\n", c.sliding_window ? std::to_string(*c.sliding_window).c_str() : "none");
+  std::printf("embeddings       %s\n", c.tie_word_embeddings ? "tied to lm_head" : "separate lm_head");
+  std::printf("parameters       %.0f (%.2fM)\n", params, params / 1e6);
+  std::printf("stored as        ");
+  for (const auto& [dtype, count] : dtype_counts) std::printf("%s: %zu  ", dtype.c_str(), count);
+  std::printf("(%s on disk)\n", human_bytes(stored_bytes).c_str());
+  std::printf("encoder          %s attention, %s pooling%s\n", settings.attention.c_str(), settings.pooling.c_str(),
+              std::filesystem::exists(dir / "bg2vec.json") ? " (bg2vec.json)" : " (defaults: no bg2vec.json)");
+  std::printf("memory, float32  weights %s; encode %d x %d: %s; full training step %d x %d: ~%s\n",
+              human_bytes(4 * params).c_str(), B, T, human_bytes(inference).c_str(), B, T, human_bytes(training).c_str());
+  if (vm["tensors"].as<bool>())
+    for (const auto& name : store.names()) {
+      const auto& info = store.info(name);
+      std::printf("  %-60s %-5s %s\n", name.c_str(), std::string(dtype_name(info.dtype)).c_str(), io::shape_string(info.shape).c_str());
+    }
+  return 0;
+}
+
+const Command registered{"inspect", "describe a model folder: architecture, shapes, parameters, memory", inspect};
+
+}  // namespace
+}  // namespace bg2vec::cli

@@ -1,0 +1,156 @@
+#pragma once
+// From texts (or token batches) to embeddings: a model, its tokenizer, an attention policy and a
+// pooling. `embed<Attn, Pool>` is the compile-time core; `TextEncoder` chooses both at run time from
+// the command line or the folder's `bg2vec.json` (written by training), for apps that load any model.
+#include <bg2vec/core/atomic_file.hpp>
+#include <bg2vec/core/progress.hpp>
+#include <bg2vec/nn/decoder.hpp>
+#include <bg2vec/nn/pooling.hpp>
+#include <bg2vec/text/tokenizer.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <numeric>
+#include <optional>
+
+namespace bg2vec {
+
+// Final hidden states pooled per row: [B, H].
+template <AttentionPolicy Attn, pool::Pooling Pool>
+Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullptr) {
+  Activations acts(model.config(), batch.batch, batch.seq_len, /*keep_all_layers=*/false);
+  const Decoder<Attn> decoder(model);
+  decoder.forward(batch, acts);
+  if (logits) decoder.logits(acts, *logits);
+  return pool::pool_forward<Pool>(acts.hidden(), batch);
+}
+
+// How a folder's model is used as an encoder; stored as `bg2vec.json` beside config.json.
+struct EncoderSettings {
+  std::string attention = "causal";            // a plain decoder: causal attention ...
+  std::string pooling = "weighted-mean";       // ... and weighted mean, its best pooling (LLM2Vec, Table 1)
+  bool skip_bos = false;                       // leave BOS out of pooling (it carries no content)
+  int max_length = 512;                        // texts are truncated to this many tokens
+
+  static EncoderSettings load(const std::filesystem::path& model_dir) {
+    EncoderSettings s;
+    const auto file = model_dir / "bg2vec.json";
+    if (!std::filesystem::exists(file)) return s;
+    try {
+      std::ifstream in(file);
+      const auto j = nlohmann::json::parse(in);
+      s.attention = j.value("attention", s.attention);
+      s.pooling = j.value("pooling", s.pooling);
+      s.skip_bos = j.value("skip_bos", s.skip_bos);
+      s.max_length = j.value("max_length", s.max_length);
+    } catch (const nlohmann::json::exception& e) {
+      fail(file, std::string("not a valid encoder settings file: ") + e.what());
+    }
+    return s;
+  }
+
+  void save(const std::filesystem::path& model_dir) const {
+    const nlohmann::json j = {{"attention", attention}, {"pooling", pooling}, {"skip_bos", skip_bos}, {"max_length", max_length}};
+    write_file_atomically(model_dir / "bg2vec.json", j.dump(2) + "\n");
+  }
+};
+
+// Pooled embeddings of `batch` with policies chosen at run time.
+inline Matrix embed(const Model& model, const TokenBatch& batch, const std::string& attention, const std::string& pooling,
+                    Matrix* logits = nullptr) {
+  return with_attention(attention, [&]<class Attn>() {
+    return pool::with_pooling(pooling, [&]<class Pool>() { return embed<Attn, Pool>(model, batch, logits); });
+  });
+}
+
+class TextEncoder {
+ public:
+  // model_dir: an HF folder (config.json, weights, tokenizer.model); empty attention/pooling = the
+  // folder's bg2vec.json, or causal + weighted mean for a plain decoder.
+  static TextEncoder load(const std::filesystem::path& model_dir, std::string attention = "", std::string pooling = "") {
+    EncoderSettings settings = EncoderSettings::load(model_dir);
+    if (!attention.empty()) settings.attention = std::move(attention);
+    if (!pooling.empty()) settings.pooling = std::move(pooling);
+    with_attention(settings.attention, []<class>() { return 0; });            // validate the names now
+    pool::with_pooling(settings.pooling, []<class>() { return 0; });
+    const auto tokenizer_file = model_dir / "tokenizer.model";
+    if (!std::filesystem::exists(tokenizer_file))
+      fail(model_dir, "no tokenizer.model in the model folder (needed to encode text)");
+    auto model = std::make_shared<const Model>(load_model(model_dir));
+    auto tokenizer = std::make_shared<const text::Tokenizer>(tokenizer_file);
+    if (tokenizer->vocab_size() > model->config().vocab_size)
+      fail(tokenizer_file, "has " + std::to_string(tokenizer->vocab_size()) + " pieces but the model's vocabulary is " +
+                               std::to_string(model->config().vocab_size) + ": not this model's tokenizer");
+    return TextEncoder(model_dir, std::move(model), std::move(tokenizer), settings);
+  }
+
+  int dimension() const { return model_->config().hidden_size; }
+  const Model& model() const { return *model_; }
+  const text::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const EncoderSettings& settings() const { return settings_; }
+  std::string description() const {
+    return "model " + dir_.string() + ", " + settings_.attention + ", " + settings_.pooling + (settings_.skip_bos ? " (BOS not pooled)" : "");
+  }
+
+  // [texts, dimension], not normalised. Texts are sorted by length so that a batch wastes little on padding.
+  Matrix encode(const std::vector<std::string>& texts, int batch_size = 16, bool progress = false) const {
+    require(batch_size > 0, "batch size must be positive");
+    std::vector<std::vector<int32_t>> tokens(texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      tokens[i] = tokenizer_->encode(texts[i], /*add_bos=*/true);
+      if (tokens[i].size() > size_t(settings_.max_length)) tokens[i].resize(size_t(settings_.max_length));
+      if (tokens[i].empty() || (settings_.skip_bos && tokens[i].size() < 2))
+        fail("text " + std::to_string(i) + " is empty: nothing to encode");
+    }
+    std::vector<size_t> order(texts.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tokens[a].size() < tokens[b].size(); });
+
+    Matrix out(Eigen::Index(texts.size()), dimension());
+    Progress bar("encode", double(texts.size()), "texts");
+    size_t done_tokens = 0;
+    for (size_t start = 0; start < order.size(); start += size_t(batch_size)) {
+      const size_t end = std::min(order.size(), start + size_t(batch_size));
+      const TokenBatch batch = make_batch(tokens, order, start, end);
+      const Matrix pooled = embed(*model_, batch, settings_.attention, settings_.pooling);
+      for (size_t i = start; i < end; ++i) out.row(Eigen::Index(order[i])) = pooled.row(Eigen::Index(i - start));
+      for (size_t i = start; i < end; ++i) done_tokens += tokens[order[i]].size();
+      if (progress) bar.update(double(end), std::to_string(done_tokens) + " tokens");
+    }
+    if (progress) bar.finish(std::to_string(size_t(double(done_tokens) / std::max(bar.seconds(), 1e-9))) + " tokens/s");
+    return out;
+  }
+
+ private:
+  TextEncoder(std::filesystem::path dir, std::shared_ptr<const Model> model, std::shared_ptr<const text::Tokenizer> tokenizer,
+              EncoderSettings settings)
+      : dir_(std::move(dir)), model_(std::move(model)), tokenizer_(std::move(tokenizer)), settings_(std::move(settings)) {}
+
+  TokenBatch make_batch(const std::vector<std::vector<int32_t>>& tokens, const std::vector<size_t>& order, size_t start,
+                        size_t end) const {
+    TokenBatch batch;
+    batch.batch = int(end - start);
+    batch.seq_len = int(tokens[order[end - 1]].size());          // sorted: the last is the longest
+    batch.ids.assign(size_t(batch.tokens()), model_->config().pad_token_id);
+    batch.mask.assign(size_t(batch.tokens()), 0);
+    for (size_t i = start; i < end; ++i) {
+      const auto& t = tokens[order[i]];
+      const size_t row = (i - start) * size_t(batch.seq_len);
+      std::copy(t.begin(), t.end(), batch.ids.begin() + long(row));
+      std::fill_n(batch.mask.begin() + long(row), t.size(), 1);
+    }
+    if (settings_.skip_bos) {
+      batch.pool_mask = batch.mask;
+      for (int b = 0; b < batch.batch; ++b) batch.pool_mask[size_t(b) * size_t(batch.seq_len)] = 0;
+    }
+    return batch;
+  }
+
+  std::filesystem::path dir_;
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const text::Tokenizer> tokenizer_;
+  EncoderSettings settings_;
+};
+
+}  // namespace bg2vec
