@@ -1,8 +1,14 @@
 #pragma once
 // Every intermediate of a forward pass that the backward pass reads, carved out of one arena.
-// For inference (keep_all_layers = false) one layer's worth of buffers is reused by every layer.
+// Three ways to keep them (ActivationMemory):
+//   OneLayer    inference: one layer's worth of buffers is reused by every layer;
+//   AllLayers   training: every layer keeps its own buffers;
+//   LayerInputs training with activation checkpointing: only each layer's input is kept, and the
+//               backward pass recomputes the layer's forward into one reused set of buffers
+//               (memory O(L N H + one layer) instead of O(L x one layer), for one extra forward).
 #include <bg2vec/core/tensor.hpp>
 #include <bg2vec/io/hf_config.hpp>
+#include <bg2vec/nn/dropout.hpp>
 
 #include <memory>
 #include <vector>
@@ -14,7 +20,7 @@ struct LayerActivations {
   VectorView rstd_attn;                // [N]      1/rms of x_in
   MatrixView xn_attn;                  // [N, H]   normed x_in
   MatrixView q, k, v;                  // [N, heads*d], [N, kv*d], [N, kv*d]; q and k rotated
-  MatrixView probs;                    // [B*heads*T, T] attention probabilities
+  MatrixView probs;                    // [B*heads*T, T] attention probabilities (before dropout)
   MatrixView att;                      // [N, heads*d] attended values, before o_proj
   MatrixView x_mid;                    // [N, H]   residual stream after attention
   VectorView rstd_mlp;                 // [N]
@@ -22,15 +28,21 @@ struct LayerActivations {
   MatrixView gate, up, act;            // [N, F]   act = silu(gate) * up
 };
 
+enum class ActivationMemory { OneLayer, AllLayers, LayerInputs };
+
 class Activations {
  public:
   Activations(const io::ModelConfig& c, int batch, int seq_len, bool keep_all_layers)
-      : batch_(batch), seq_len_(seq_len), keep_all_(keep_all_layers) {
+      : Activations(c, batch, seq_len, keep_all_layers ? ActivationMemory::AllLayers : ActivationMemory::OneLayer) {}
+
+  Activations(const io::ModelConfig& c, int batch, int seq_len, ActivationMemory memory)
+      : batch_(batch), seq_len_(seq_len), memory_(memory) {
     const Eigen::Index N = Eigen::Index(batch) * seq_len, H = c.hidden_size, F = c.intermediate_size;
     const Eigen::Index per_layer = N * H * 4 + N * 2 + N * (c.q_dim() * 2 + c.kv_dim() * 2) +
                                    Eigen::Index(batch) * c.num_heads * seq_len * seq_len + N * F * 3;
-    const int stored = keep_all_layers ? c.num_layers : 1;
-    arena_.resize(size_t(per_layer * stored + N * H * 2 + N));
+    const int stored = memory == ActivationMemory::AllLayers ? c.num_layers : 1;
+    const int inputs = memory == ActivationMemory::LayerInputs ? c.num_layers : 0;
+    arena_.resize(size_t(per_layer * stored + N * H * (2 + inputs) + N));
     float* p = arena_.data();
     auto take_matrix = [&p](Eigen::Index rows, Eigen::Index cols) { MatrixView m(p, rows, cols); p += rows * cols; return m; };
     auto take_vector = [&p](Eigen::Index n) { VectorView v(p, n); p += n; return v; };
@@ -41,6 +53,7 @@ class Activations {
                          take_matrix(N, H), take_vector(N), take_matrix(N, H), take_matrix(N, F), take_matrix(N, F),
                          take_matrix(N, F)});
     }
+    for (int l = 0; l < inputs; ++l) inputs_.push_back(take_matrix(N, H));
     x_out_ = std::make_unique<MatrixView>(take_matrix(N, H));
     rstd_final_ = std::make_unique<VectorView>(take_vector(N));
     hidden_ = std::make_unique<MatrixView>(take_matrix(N, H));
@@ -48,20 +61,27 @@ class Activations {
 
   int batch() const { return batch_; }
   int seq_len() const { return seq_len_; }
-  bool keeps_all_layers() const { return keep_all_; }
-  LayerActivations& layer(int l) { return layers_[keep_all_ ? size_t(l) : 0]; }
-  const LayerActivations& layer(int l) const { return layers_[keep_all_ ? size_t(l) : 0]; }
+  ActivationMemory memory() const { return memory_; }
+  bool keeps_all_layers() const { return memory_ == ActivationMemory::AllLayers; }
+  bool trainable() const { return memory_ != ActivationMemory::OneLayer; }
+  LayerActivations& layer(int l) { return layers_[keeps_all_layers() ? size_t(l) : 0]; }
+  const LayerActivations& layer(int l) const { return layers_[keeps_all_layers() ? size_t(l) : 0]; }
+  MatrixView& layer_input(int l) { return inputs_[size_t(l)]; }   // LayerInputs only
   MatrixView& x_out() { return *x_out_; }              // output of the last layer, before the final norm
   VectorView& rstd_final() { return *rstd_final_; }
   MatrixView& hidden() { return *hidden_; }            // after the final norm: what pooling and lm_head read
   const MatrixView& hidden() const { return *hidden_; }
   size_t bytes() const { return arena_.size() * sizeof(float); }
 
+  // How the forward pass drew its dropout masks; the backward pass regenerates the same masks.
+  Dropout attention_dropout, lora_dropout;
+
  private:
   int batch_, seq_len_;
-  bool keep_all_;
+  ActivationMemory memory_;
   std::vector<float> arena_;
   std::vector<LayerActivations> layers_;
+  std::vector<MatrixView> inputs_;
   std::unique_ptr<MatrixView> x_out_, hidden_;         // Maps cannot be reseated: held by pointer
   std::unique_ptr<VectorView> rstd_final_;
 };

@@ -1,11 +1,12 @@
 #pragma once
 // Grouped-query scaled dot-product attention for one batch, all heads:
-//   P = softmax(Q K^T / sqrt(d) + mask),  out = P V,
+//   P = softmax(Q K^T / sqrt(d) + mask),  out = dropout(P) V,
 // where query head h reads key/value head h / (heads / kv_heads), as HF's repeat_kv.
 // The policy decides which keys a query sees; key padding is applied on top of it.
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/tensor.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
+#include <bg2vec/nn/dropout.hpp>
 
 #include <cmath>
 #include <limits>
@@ -27,12 +28,23 @@ inline bool visible(const TokenBatch& batch, int b, int query, int key, const st
   return true;
 }
 
+// The dropped-out probabilities of head bh: D = P * mask / (1 - p), regenerated from the seed.
+inline void attention_dropout(const Eigen::Ref<const Matrix>& S, const Dropout& dropout, uint64_t stream, int bh,
+                              Matrix& D) {
+  const Eigen::Index T = S.rows();
+  D.resize(T, T);
+  const uint64_t base = uint64_t(bh) * uint64_t(T) * uint64_t(T);
+  for (Eigen::Index i = 0; i < T; ++i)
+    for (Eigen::Index j = 0; j < T; ++j) D(i, j) = S(i, j) * dropout.factor(stream, base + uint64_t(i * T + j));
+}
+
 // q [B*T, heads*d] and k, v [B*T, kv_heads*d] (q, k already rotated). probs [B*heads*T, T] receives the
-// attention probabilities (kept for backward), out [B*T, heads*d] the attended values.
+// attention probabilities before dropout (kept for backward), out [B*T, heads*d] the attended values.
 template <AttentionPolicy P>
 void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
                        const Eigen::Ref<const Matrix>& v, const TokenBatch& batch, const AttentionShape& shape,
-                       Eigen::Ref<Matrix> probs, Eigen::Ref<Matrix> out) {
+                       Eigen::Ref<Matrix> probs, Eigen::Ref<Matrix> out, const Dropout& dropout = {},
+                       uint64_t stream = 0) {
   const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
   const float scale = 1.0f / std::sqrt(float(d));
 #pragma omp parallel for schedule(dynamic)
@@ -56,7 +68,60 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
       // A query that sees no key (impossible with one real token per row) gets a zero row, not NaN.
       S.row(i) *= sum > 0 ? 1.0f / sum : 0.0f;
     }
-    out.block(Eigen::Index(b) * T, h * d, T, d).noalias() = S * V;
+    auto O = out.block(Eigen::Index(b) * T, h * d, T, d);
+    if (dropout.active()) {
+      thread_local Matrix D;
+      attention_dropout(S, dropout, stream, bh, D);
+      O.noalias() = D * V;
+    } else {
+      O.noalias() = S * V;
+    }
+  }
+}
+
+// Given d_out, the gradient of `out`:  dV += D^T dO;  dD = dO V^T;  dP = dD * mask/(1-p);
+// dS = P * (dP - rowsum(dP * P));  dQ = dS K / sqrt(d);  dK += dS^T Q / sqrt(d).
+// Masked entries have P = 0 and so get no gradient. The query heads of one kv head add into the same
+// dK, dV columns, so the parallel loop runs over (batch, kv head) and the group's heads in turn.
+// The policy needs no say here: what it hid has P = 0.
+inline void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
+                        const Eigen::Ref<const Matrix>& v, const Eigen::Ref<const Matrix>& probs,
+                        const Eigen::Ref<const Matrix>& d_out, const TokenBatch& batch, const AttentionShape& shape,
+                        Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv,
+                        const Dropout& dropout = {}, uint64_t stream = 0) {
+  const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
+  const float scale = 1.0f / std::sqrt(float(d));
+#pragma omp parallel for schedule(dynamic)
+  for (int bg = 0; bg < batch.batch * shape.kv_heads; ++bg) {
+    const int b = bg / shape.kv_heads, g = bg % shape.kv_heads;
+    const Eigen::Index row = Eigen::Index(b) * T;
+    const auto K = k.block(row, g * d, T, d);
+    const auto V = v.block(row, g * d, T, d);
+    auto dK = dk.block(row, g * d, T, d);
+    auto dV = dv.block(row, g * d, T, d);
+    dK.setZero();
+    dV.setZero();
+    thread_local Matrix dS, D;
+    for (int h = g * group; h < (g + 1) * group; ++h) {
+      const int bh = b * shape.heads + h;
+      const auto Pm = probs.block(Eigen::Index(bh) * T, 0, T, T);
+      const auto dO = d_out.block(row, h * d, T, d);
+      dS.noalias() = dO * V.transpose();                     // dD
+      if (dropout.active()) {
+        attention_dropout(Pm, dropout, stream, bh, D);
+        dV.noalias() += D.transpose() * dO;
+        const float keep = dropout.scale();
+        dS.array() *= (D.array() != 0.0f).cast<float>() * keep;   // dP = dD * mask/(1-p)
+      } else {
+        dV.noalias() += Pm.transpose() * dO;
+      }
+      for (int i = 0; i < T; ++i) {
+        const float dot = dS.row(i).dot(Pm.row(i));
+        dS.row(i) = Pm.row(i).cwiseProduct((dS.row(i).array() - dot).matrix());
+      }
+      dq.block(row, h * d, T, d).noalias() = (dS * K) * scale;
+      dK.noalias() += (dS.transpose() * q.block(row, h * d, T, d)) * scale;
+    }
   }
 }
 

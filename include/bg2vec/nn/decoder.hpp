@@ -1,25 +1,37 @@
 #pragma once
-// The decoder stack, forward: embedding -> L x [RMSNorm -> GQA attention (RoPE) -> residual ->
-// RMSNorm -> SwiGLU -> residual] -> final RMSNorm. The attention policy is a template parameter.
+// The decoder stack: embedding -> L x [RMSNorm -> GQA attention (RoPE) -> residual -> RMSNorm ->
+// SwiGLU -> residual] -> final RMSNorm, forward and backward. The attention policy is a template
+// parameter; an optional LoRA adapter adds its low-rank update to the projections it targets.
+//
+// backward() walks the same graph in reverse, reading the activations the forward kept and adding
+// (+=) parameter gradients into buffers with the parameters' flat layout (DecoderTensors over a
+// gradient buffer), so gradient accumulation and the two views of SimCSE need no extra code.
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/nn/activations.hpp>
 #include <bg2vec/nn/attention.hpp>
 #include <bg2vec/nn/embedding.hpp>
 #include <bg2vec/nn/linear.hpp>
+#include <bg2vec/nn/lora.hpp>
 #include <bg2vec/nn/mlp.hpp>
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/nn/rmsnorm.hpp>
 #include <bg2vec/nn/rope.hpp>
+
+#include <array>
 
 namespace bg2vec {
 
 template <AttentionPolicy Attn>
 class Decoder {
  public:
-  explicit Decoder(const Model& model) : model_(model) {}
+  explicit Decoder(const Model& model, const LoraAdapter* lora = nullptr) : model_(model), lora_(lora) {
+    if (lora && lora->model_config().hidden_size != model.config().hidden_size)
+      fail("the LoRA adapter was made for another model (hidden size " + std::to_string(lora->model_config().hidden_size) +
+           ", the model has " + std::to_string(model.config().hidden_size) + ")");
+  }
 
   // Runs the whole stack on `batch`; afterwards acts.hidden() holds the final hidden states [B*T, H]
-  // and, if `acts` keeps all layers, every intermediate the backward pass needs.
+  // and, if `acts` is trainable, what the backward pass needs.
   // `layer_outputs`, when given, receives the residual stream after the embedding and after each layer.
   void forward(const TokenBatch& batch, Activations& acts, std::vector<Matrix>* layer_outputs = nullptr) const {
     const auto& c = model_.config();
@@ -27,20 +39,52 @@ class Decoder {
     layers::check_token_ids(batch, c.vocab_size);
     require(acts.batch() == batch.batch && acts.seq_len() == batch.seq_len, "activations sized for another batch shape");
     const layers::RopeTable rope(batch.seq_len, c.head_dim, c.rope_theta);
-    const layers::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window};
 
     layers::embedding_forward(batch, w.embed, acts.layer(0).x_in);
     if (layer_outputs) layer_outputs->push_back(acts.layer(0).x_in);
     for (int l = 0; l < c.num_layers; ++l) {
       LayerActivations& a = acts.layer(l);
       if (l > 0 && !acts.keeps_all_layers()) a.x_in = acts.x_out();
+      if (acts.memory() == ActivationMemory::LayerInputs) acts.layer_input(l) = a.x_in;
       const bool last = l + 1 == c.num_layers;
       MatrixView& out = (last || !acts.keeps_all_layers()) ? acts.x_out() : acts.layer(l + 1).x_in;
-      layer_forward(w.layers[size_t(l)], batch, rope, shape, a, out);
+      layer_forward(l, batch, rope, acts, a, out);
       if (layer_outputs) layer_outputs->push_back(out);
     }
     layers::rmsnorm_forward(acts.x_out(), w.final_norm, float(c.rms_norm_eps), acts.hidden(), acts.rstd_final());
     if (layer_outputs) layer_outputs->push_back(acts.hidden());
+  }
+
+  // Given d_hidden (the loss gradient w.r.t. acts.hidden(), [B*T, H]), adds the parameter gradients
+  // into `grads` (null: the base model is frozen) and the adapter's into `lora_grads` (null: none).
+  void backward(const TokenBatch& batch, Activations& acts, const Eigen::Ref<const Matrix>& d_hidden,
+                DecoderTensors* grads, LoraTensors* lora_grads = nullptr) const {
+    const auto& c = model_.config();
+    const auto& w = model_.weights();
+    require(acts.trainable(), "backward needs activations kept for training (AllLayers or LayerInputs)");
+    require(d_hidden.rows() == acts.hidden().rows() && d_hidden.cols() == acts.hidden().cols(), "d_hidden has the wrong shape");
+    require(!lora_grads || lora_, "LoRA gradients requested from a decoder without an adapter");
+    const layers::RopeTable rope(batch.seq_len, c.head_dim, c.rope_theta);
+    const Eigen::Index N = d_hidden.rows();
+    Workspace ws(c, N);
+
+    // final norm
+    Matrix dx = Matrix::Zero(N, c.hidden_size);
+    layers::rmsnorm_backward(acts.x_out(), w.final_norm, acts.rstd_final(), d_hidden, dx);
+    if (grads) layers::rmsnorm_backward_weight(acts.x_out(), acts.rstd_final(), d_hidden, grads->final_norm);
+
+    Matrix recomputed_out;
+    for (int l = c.num_layers - 1; l >= 0; --l) {
+      LayerActivations& a = acts.layer(l);
+      if (acts.memory() == ActivationMemory::LayerInputs) {        // activation checkpointing: recompute
+        recomputed_out.resize(N, c.hidden_size);
+        MatrixView out(recomputed_out.data(), N, c.hidden_size);
+        a.x_in = acts.layer_input(l);
+        layer_forward(l, batch, rope, acts, a, out);
+      }
+      layer_backward(l, batch, rope, acts, a, dx, ws, grads ? &grads->layers[size_t(l)] : nullptr, lora_grads);
+    }
+    if (grads) layers::embedding_backward(batch, dx, grads->embed);
   }
 
   // logits [B*T, V] = hidden lm_head^T
@@ -50,30 +94,94 @@ class Decoder {
   }
 
   const Model& model() const { return model_; }
+  const LoraAdapter* lora() const { return lora_; }
 
  private:
-  void layer_forward(const LayerTensors& w, const TokenBatch& batch, const layers::RopeTable& rope,
-                     const layers::AttentionShape& shape, LayerActivations& a, MatrixView& out) const {
+  // Gradient buffers of one layer, reused by every layer.
+  struct Workspace {
+    Matrix d_act, d_gate, d_up, d_xn, d_att, dq, dk, dv;
+    Workspace(const io::ModelConfig& c, Eigen::Index N)
+        : d_act(N, c.intermediate_size), d_gate(N, c.intermediate_size), d_up(N, c.intermediate_size),
+          d_xn(N, c.hidden_size), d_att(N, c.q_dim()), dq(N, c.q_dim()), dk(N, c.kv_dim()), dv(N, c.kv_dim()) {}
+  };
+
+  layers::AttentionShape attention_shape() const {
+    const auto& c = model_.config();
+    return {c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window};
+  }
+
+  // y (+)= x W^T, plus the adapter's update when it targets this projection.
+  void project(int l, int module, const Eigen::Ref<const Matrix>& x, const MatrixView& weight, const Activations& acts,
+               Eigen::Ref<Matrix> y, bool accumulate) const {
+    if (accumulate) layers::linear_forward_accumulate(x, weight, y);
+    else layers::linear_forward(x, weight, y);
+    if (!lora_) return;
+    if (const auto* p = lora_->tensors().find(l, module))
+      layers::lora_forward(x, *p, lora_->config().scaling(), acts.lora_dropout, lora_stream(l, module), y);
+  }
+
+  // dx (+)= dy W (+ the adapter's path); dW += dy^T x when the base trains; the adapter's gradients.
+  void project_backward(int l, int module, const Eigen::Ref<const Matrix>& x, const MatrixView& weight,
+                        const Activations& acts, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dx, bool accumulate,
+                        MatrixView* d_weight, LoraTensors* lora_grads) const {
+    layers::linear_backward(dy, weight, dx, accumulate);
+    if (d_weight) layers::linear_backward_weight(x, dy, *d_weight);
+    if (!lora_) return;
+    if (const auto* p = lora_->tensors().find(l, module))
+      layers::lora_backward(x, *p, lora_->config().scaling(), acts.lora_dropout, lora_stream(l, module), dy, dx,
+                            lora_grads ? lora_grads->find(l, module) : nullptr);
+  }
+
+  void layer_forward(int l, const TokenBatch& batch, const layers::RopeTable& rope, const Activations& acts,
+                     LayerActivations& a, MatrixView& out) const {
+    const LayerTensors& w = model_.weights().layers[size_t(l)];
     const float eps = float(model_.config().rms_norm_eps);
     layers::rmsnorm_forward(a.x_in, w.attn_norm, eps, a.xn_attn, a.rstd_attn);
-    layers::linear_forward(a.xn_attn, w.q, a.q);
-    layers::linear_forward(a.xn_attn, w.k, a.k);
-    layers::linear_forward(a.xn_attn, w.v, a.v);
+    project(l, kQ, a.xn_attn, w.q, acts, a.q, false);
+    project(l, kK, a.xn_attn, w.k, acts, a.k, false);
+    project(l, kV, a.xn_attn, w.v, acts, a.v, false);
     layers::rope_apply(a.q, batch.seq_len, rope);
     layers::rope_apply(a.k, batch.seq_len, rope);
-    layers::attention_forward<Attn>(a.q, a.k, a.v, batch, shape, a.probs, a.att);
+    layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(), a.probs, a.att, acts.attention_dropout,
+                                    attention_stream(l));
     a.x_mid = a.x_in;
-    layers::linear_forward_accumulate(a.att, w.o, a.x_mid);
+    project(l, kO, a.att, w.o, acts, a.x_mid, true);
 
     layers::rmsnorm_forward(a.x_mid, w.mlp_norm, eps, a.xn_mlp, a.rstd_mlp);
-    layers::linear_forward(a.xn_mlp, w.gate, a.gate);
-    layers::linear_forward(a.xn_mlp, w.up, a.up);
+    project(l, kGate, a.xn_mlp, w.gate, acts, a.gate, false);
+    project(l, kUp, a.xn_mlp, w.up, acts, a.up, false);
     layers::swiglu_forward(a.gate, a.up, a.act);
     out = a.x_mid;
-    layers::linear_forward_accumulate(a.act, w.down, out);
+    project(l, kDown, a.act, w.down, acts, out, true);
+  }
+
+  // On entry dx is the gradient of the layer's output; on return, of its input.
+  void layer_backward(int l, const TokenBatch& batch, const layers::RopeTable& rope, const Activations& acts,
+                      const LayerActivations& a, Matrix& dx, Workspace& ws, LayerTensors* g, LoraTensors* lg) const {
+    const LayerTensors& w = model_.weights().layers[size_t(l)];
+    // out = x_mid + down(act)
+    project_backward(l, kDown, a.act, w.down, acts, dx, ws.d_act, false, g ? &g->down : nullptr, lg);
+    layers::swiglu_backward(a.gate, a.up, ws.d_act, ws.d_gate, ws.d_up);
+    project_backward(l, kGate, a.xn_mlp, w.gate, acts, ws.d_gate, ws.d_xn, false, g ? &g->gate : nullptr, lg);
+    project_backward(l, kUp, a.xn_mlp, w.up, acts, ws.d_up, ws.d_xn, true, g ? &g->up : nullptr, lg);
+    layers::rmsnorm_backward(a.x_mid, w.mlp_norm, a.rstd_mlp, ws.d_xn, dx);          // dx: now d x_mid
+    if (g) layers::rmsnorm_backward_weight(a.x_mid, a.rstd_mlp, ws.d_xn, g->mlp_norm);
+
+    // x_mid = x_in + o(attention(rope(q(xn)), rope(k(xn)), v(xn)))
+    project_backward(l, kO, a.att, w.o, acts, dx, ws.d_att, false, g ? &g->o : nullptr, lg);
+    layers::attention_backward(a.q, a.k, a.v, a.probs, ws.d_att, batch, attention_shape(), ws.dq, ws.dk, ws.dv,
+                               acts.attention_dropout, attention_stream(l));
+    layers::rope_backward(ws.dq, batch.seq_len, rope);
+    layers::rope_backward(ws.dk, batch.seq_len, rope);
+    project_backward(l, kQ, a.xn_attn, w.q, acts, ws.dq, ws.d_xn, false, g ? &g->q : nullptr, lg);
+    project_backward(l, kK, a.xn_attn, w.k, acts, ws.dk, ws.d_xn, true, g ? &g->k : nullptr, lg);
+    project_backward(l, kV, a.xn_attn, w.v, acts, ws.dv, ws.d_xn, true, g ? &g->v : nullptr, lg);
+    layers::rmsnorm_backward(a.x_in, w.attn_norm, a.rstd_attn, ws.d_xn, dx);          // dx: now d x_in
+    if (g) layers::rmsnorm_backward_weight(a.x_in, a.rstd_attn, ws.d_xn, g->attn_norm);
   }
 
   const Model& model_;
+  const LoraAdapter* lora_;
 };
 
 }  // namespace bg2vec

@@ -1,5 +1,5 @@
 #pragma once
-// Token embedding lookup: row t of the output is row ids[t] of the table.
+// Token embedding lookup: row t of the output is row ids[t] of the table; backward scatters back.
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/error.hpp>
 #include <bg2vec/core/tensor.hpp>
@@ -25,6 +25,11 @@ inline void check_token_ids(const TokenBatch& batch, int vocab_size) {
 
 inline void embedding_forward(const TokenBatch& batch, const Eigen::Ref<const Matrix>& table, Eigen::Ref<Matrix> out) {
   for (int n = 0; n < batch.tokens(); ++n) out.row(n) = table.row(batch.ids[size_t(n)]);
+}
+
+// dtable[ids[n]] += dout[n]: a scatter-add (serial: one id may occur at many positions).
+inline void embedding_backward(const TokenBatch& batch, const Eigen::Ref<const Matrix>& dout, Eigen::Ref<Matrix> dtable) {
+  for (int n = 0; n < batch.tokens(); ++n) dtable.row(batch.ids[size_t(n)]) += dout.row(n);
 }
 
 }  // namespace bg2vec::layers

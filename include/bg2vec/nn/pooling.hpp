@@ -85,6 +85,14 @@ Matrix pool_forward(const Eigen::Ref<const Matrix>& hidden, const TokenBatch& ba
   return pooled;
 }
 
+// dhidden[b*T + t] += w[b, t] dpooled[b]
+template <Pooling P>
+void pool_backward(const Eigen::Ref<const Matrix>& d_pooled, const TokenBatch& batch, Eigen::Ref<Matrix> d_hidden) {
+  const Matrix w = pooling_weights<P>(batch);
+  for (int b = 0; b < batch.batch; ++b)
+    d_hidden.middleRows(Eigen::Index(b) * batch.seq_len, batch.seq_len).noalias() += w.row(b).transpose() * d_pooled.row(b);
+}
+
 // Calls f.template operator()<Policy>() for a pooling named at run time.
 template <class F>
 decltype(auto) with_pooling(std::string_view name, F&& f) {

@@ -1,5 +1,5 @@
 #pragma once
-// RMSNorm: y = w * x / sqrt(mean(x^2) + eps), per row. Keeps 1/rms per row for the backward pass.
+// RMSNorm: y = w * x * r with r = 1/sqrt(mean(x^2) + eps), per row. Keeps r per row for the backward pass.
 #include <bg2vec/core/tensor.hpp>
 
 #include <cmath>
@@ -15,6 +15,25 @@ inline void rmsnorm_forward(const Eigen::Ref<const Matrix>& x, const Eigen::Ref<
     rstd[i] = 1.0f / std::sqrt(mean_sq + eps);
     y.row(i) = (x.row(i) * rstd[i]).cwiseProduct(weight.transpose());
   }
+}
+
+// dx += r * (w*dy) - x * r^3/H * sum(w*dy*x): the input gradient, added to dx (the residual stream's).
+inline void rmsnorm_backward(const Eigen::Ref<const Matrix>& x, const Eigen::Ref<const Vector>& weight,
+                             const Eigen::Ref<const Vector>& rstd, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dx) {
+  const Eigen::Index n = x.rows();
+  const float inv_h = 1.0f / float(x.cols());
+#pragma omp parallel for if (n > 64)
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const float r = rstd[i];
+    const float dot = dy.row(i).cwiseProduct(weight.transpose()).dot(x.row(i));
+    dx.row(i) += r * dy.row(i).cwiseProduct(weight.transpose()) - (dot * r * r * r * inv_h) * x.row(i);
+  }
+}
+
+// dw += sum over rows of dy * x * r (skipped when the norm is frozen, e.g. under LoRA).
+inline void rmsnorm_backward_weight(const Eigen::Ref<const Matrix>& x, const Eigen::Ref<const Vector>& rstd,
+                                    const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Vector> dweight) {
+  dweight.transpose() += (dy.cwiseProduct(x).array().colwise() * rstd.array()).matrix().colwise().sum();
 }
 
 }  // namespace bg2vec::layers

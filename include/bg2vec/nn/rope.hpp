@@ -46,4 +46,7 @@ inline void rope_apply(Eigen::Ref<Matrix> x, int seq_len, const RopeTable& rope,
   }
 }
 
+// A rotation is orthogonal: its backward is the inverse rotation applied to the gradient.
+inline void rope_backward(Eigen::Ref<Matrix> dx, int seq_len, const RopeTable& rope) { rope_apply(dx, seq_len, rope, -1); }
+
 }  // namespace bg2vec::layers

@@ -1,0 +1,74 @@
+#pragma once
+// Token prediction through the lm_head: logits = h W^T for the rows that predict something, then
+// cross-entropy against their targets. Forward and backward are fused per chunk of rows, so the
+// [rows, vocab] logits never exist for the whole batch at once (vocab 32000 x 16k tokens would be 2 GB).
+#include <bg2vec/core/error.hpp>
+#include <bg2vec/core/tensor.hpp>
+
+#include <cmath>
+#include <span>
+#include <vector>
+
+namespace bg2vec::layers {
+
+// loss_i = logsumexp(z_i) - z_i[y_i]. With `backward`, z becomes scale * (softmax(z) - onehot(y)).
+// Returns the summed loss of the rows.
+inline double cross_entropy(Eigen::Ref<Matrix> logits, std::span<const int32_t> targets, float scale, bool backward) {
+  double total = 0;
+#pragma omp parallel for reduction(+ : total) if (logits.rows() > 16)
+  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+    auto z = logits.row(i);
+    const float max = z.maxCoeff();
+    double sum = 0;
+    for (Eigen::Index j = 0; j < z.size(); ++j) sum += std::exp(double(z[j] - max));
+    const double lse = double(max) + std::log(sum);
+    const int32_t y = targets[size_t(i)];
+    total += lse - double(z[y]);
+    if (backward) {
+      for (Eigen::Index j = 0; j < z.size(); ++j) z[j] = scale * float(std::exp(double(z[j]) - lse));
+      z[y] -= scale;
+    }
+  }
+  return total;
+}
+
+// A prediction: row `row` of the hidden states must predict token `target`.
+struct Prediction {
+  Eigen::Index row;
+  int32_t target;
+};
+
+// Summed cross-entropy of `predictions` through lm_head W [V, H]. With d_hidden, also the backward:
+// d_hidden[row] += scale * (softmax - onehot) W, and dW += scale * (softmax - onehot)^T h when given.
+inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, const Eigen::Ref<const Matrix>& weight,
+                                    std::span<const Prediction> predictions, float scale, Eigen::Ref<Matrix>* d_hidden,
+                                    MatrixView* d_weight, Eigen::Index chunk = 1024) {
+  const Eigen::Index V = weight.rows(), H = hidden.cols();
+  Matrix h, logits, dh;
+  std::vector<int32_t> targets;
+  double total = 0;
+  for (size_t begin = 0; begin < predictions.size(); begin += size_t(chunk)) {
+    const auto part = predictions.subspan(begin, std::min(predictions.size() - begin, size_t(chunk)));
+    const Eigen::Index M = Eigen::Index(part.size());
+    h.resize(M, H);
+    targets.resize(part.size());
+    for (Eigen::Index i = 0; i < M; ++i) {
+      const auto& p = part[size_t(i)];
+      if (p.target < 0 || p.target >= V)
+        fail("label " + std::to_string(p.target) + " is out of the vocabulary (size " + std::to_string(V) + ")");
+      h.row(i) = hidden.row(p.row);
+      targets[size_t(i)] = p.target;
+    }
+    logits.resize(M, V);
+    logits.noalias() = h * weight.transpose();
+    total += cross_entropy(logits, targets, scale, d_hidden != nullptr);
+    if (!d_hidden) continue;
+    dh.resize(M, H);
+    dh.noalias() = logits * weight;
+    for (Eigen::Index i = 0; i < M; ++i) d_hidden->row(part[size_t(i)].row) += dh.row(i);
+    if (d_weight) d_weight->noalias() += logits.transpose() * h;
+  }
+  return total;
+}
+
+}  // namespace bg2vec::layers
