@@ -65,3 +65,42 @@ TEST_CASE_TEMPLATE("loss and the gradient of every parameter match transformers"
   }
   MESSAGE(prefix<O>() << ": worst relative gradient error " << worst);
 }
+
+TEST_CASE("one AdamW step from the MNTP gradients matches torch.optim.AdamW") {
+  Model model = load_model(test::fixture("hf/mistral-dev"));
+  std::vector<float> grad(model.parameter_count());
+  for (const auto& p : model.layout().tensors()) reference().read_float32("mntp_grad." + p.name, {grad.data() + p.offset, p.size()});
+  train::AdamW adamw({.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f});
+  adamw.step(model.parameters(), grad, 1e-2f);
+  double worst = 0;
+  for (const auto& p : model.layout().tensors()) {
+    CAPTURE(p.name);
+    const double err = test::relative_error(model.parameter(p.name), reference().read_float32("adamw_step1." + p.name));
+    CHECK(err < 1e-5);
+    worst = std::max(worst, err);
+  }
+  MESSAGE("adamw_step1: worst relative error " << worst);
+}
+
+TEST_CASE("LoRA adapter gradients under MNTP match PEFT") {
+  const Model model = load_model(test::fixture("hf/mistral-dev"));
+  const LoraAdapter adapter = io::load_adapter(test::fixture("hf/mistral-dev/lora"), model.config());
+  CHECK(adapter.config().rank == 4);
+  CHECK(adapter.config().scaling() == 2.0f);
+  const Decoder<Bidirectional> decoder(model, &adapter);
+  std::vector<float> grad(adapter.layout().total(), 0.0f);
+  LoraTensors g(model.config(), adapter.layout(), grad.data());
+  train::StepContext ctx;
+  ctx.grads.lora = &g;
+  const double loss = train::Mntp{}(decoder, fixture_batch<train::Mntp>(), ctx);
+  CHECK(loss == doctest::Approx(reference().read_float32("lora_mntp_loss")[0]).epsilon(1e-5));
+  double worst = 0;
+  for (const auto& t : adapter.layout().tensors()) {
+    CAPTURE(t.name);
+    const std::string peft_name = t.name.substr(0, t.name.size() - 7) + ".default.weight";
+    const double err = test::relative_error({grad.data() + t.offset, t.size()}, reference().read_float32("lora_mntp_grad." + peft_name));
+    CHECK(err < kTolerance);
+    worst = std::max(worst, err);
+  }
+  MESSAGE("lora_mntp_grad: worst relative error " << worst);
+}
