@@ -7,6 +7,7 @@
 #include <bg2vec/eval/labels.hpp>
 #include <bg2vec/eval/linear_probe.hpp>
 #include <bg2vec/eval/metrics.hpp>
+#include <bg2vec/eval/report.hpp>
 #include <bg2vec/eval/retrieval.hpp>
 #include <bg2vec/eval/trec_run.hpp>
 #include <bg2vec/eval/triples.hpp>
