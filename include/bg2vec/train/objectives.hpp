@@ -151,4 +151,13 @@ using SimCse = SimCseWith<pool::Mean>;
 template <class O>
 concept Objective = requires { { O::name } -> std::convertible_to<std::string_view>; typename O::attention; };
 
+// Calls f.template operator()<Objective>() for an objective named at run time.
+template <class F>
+decltype(auto) with_objective(std::string_view name, F&& f) {
+  if (name == Ntp::name) return f.template operator()<Ntp>();
+  if (name == Mntp::name) return f.template operator()<Mntp>();
+  if (name == SimCse::name) return f.template operator()<SimCse>();
+  throw Error("unknown objective '" + std::string(name) + "' (expected ntp, mntp or simcse)");
+}
+
 }  // namespace bg2vec::train
