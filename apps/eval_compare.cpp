@@ -3,6 +3,7 @@
 //   --run name=causal-mean,model=DIR,attention=causal,pooling=mean   (repeatable; name optional)
 //   --run name=bm25-pieces,bm25=tokenizer,model=DIR                  (BM25 over the model's pieces)
 //   --config FILE                                                    (one such spec per line, # comments)
+// Rows come in this order: --bm25, the config file's runs, then the --run specs.
 #include "retrieval_runs.hpp"
 
 #include <bg2vec/core/atomic_file.hpp>
