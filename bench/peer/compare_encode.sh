@@ -16,7 +16,7 @@ THREADS="${THREADS:-2}"
 [ -x "$PY" ] || { echo "missing $PY (bash scripts/peer_setup.sh)" >&2; exit 1; }
 
 shapes=(
-  "demo 4.9M|--layers 4 --hidden 256 --heads 4 --kv-heads 2 --ffn 688 --vocab 8000 --batch 16 --seq-len 128"
+  "demo 7.0M|--layers 4 --hidden 256 --heads 4 --kv-heads 2 --ffn 688 --vocab 8000 --batch 16 --seq-len 128"
   "124.7M|--layers 12 --hidden 768 --heads 12 --kv-heads 4 --ffn 2048 --vocab 32000 --batch 4 --seq-len 512"
 )
 tokens() { sed -n 's/.*: \([0-9]*\) tokens\/s.*/\1/p'; }
