@@ -126,6 +126,18 @@ inline std::vector<std::string_view> split_sentences(std::string_view text) {
   return sentences;
 }
 
+// The non-empty lines of `text`: its paragraphs, as articles.jsonl writes them.
+inline std::vector<std::string_view> paragraphs(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) out.push_back(line);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+  return out;
+}
+
 // Length in code points (what "characters" means for the min/max limits).
 inline size_t utf8_length(std::string_view s) {
   size_t n = 0;
