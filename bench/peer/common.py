@@ -8,11 +8,13 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 from transformers import AutoModelForCausalLM
+from transformers.utils import logging as hf_logging
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "hf", "mistral-dev")
 BG2VEC = os.environ.get("BG2VEC", os.path.join(REPO, "build-peer", "bg2vec"))
 MASK_ID = 4                                    # mistral-dev's mask token (reference.json)
+hf_logging.disable_progress_bar()
 
 
 def bg2vec(*args):

@@ -1,7 +1,8 @@
 """Cross-check: Python's faiss reads the index folder of `bg2vec index build` and finds the same neighbours.
 
 Builds an encoder folder (the mistral-dev weights + a 384-piece tokenizer trained by `bg2vec tokenizer
-train`), takes --passages shipped WikiANN sentences as a corpus and --queries others as queries, and for
+train`), takes --passages shipped WikiANN sentences (those in Cyrillic letters, digits and simple punctuation
+only, so that 384 pieces cover their characters) as a corpus and --queries others as queries, and for
 each --factory: `bg2vec index build`, then `bg2vec search --json` (our neighbours) against
 faiss.read_index(index.faiss).search on the query embeddings of `bg2vec encode --text-file` (L2-normalised
 as the index's meta.json says). Compares the top-k passage ids (exact match required) and the scores.
@@ -11,6 +12,7 @@ import argparse
 import bz2
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -19,6 +21,8 @@ import faiss
 import numpy as np
 
 from common import FIXTURE, REPO, bg2vec, read, verdict
+
+SIMPLE = re.compile(r"^[А-Яа-я0-9 ,.()-]{20,}$")
 
 
 def main():
@@ -29,7 +33,7 @@ def main():
     p.add_argument("--k", type=int, default=10)
     a = p.parse_args()
     with bz2.open(os.path.join(REPO, "data", "corpus", "wikiann-bg.sentences.txt.bz2"), "rt") as f:
-        lines = [l.strip() for l in f if l.strip()][: a.passages + a.queries]
+        lines = [l.strip() for l in f if SIMPLE.match(l.strip())][: a.passages + a.queries]
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, "model")
