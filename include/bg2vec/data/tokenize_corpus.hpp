@@ -102,7 +102,7 @@ inline TokenizeStats tokenize_corpus(const text::Tokenizer& tokenizer, const std
   Progress progress("data tokenize", 0, "articles");
 
   text::ArticleReader reader(articles);
-  constexpr size_t batch_size = 256;
+  constexpr size_t batch_size = 1024;       // articles per parallel round
   std::vector<text::Article> batch;
   std::vector<std::vector<int32_t>> ids;
   const size_t threads = size_t(std::max(1, options.threads));
