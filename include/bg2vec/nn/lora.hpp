@@ -139,6 +139,7 @@ class LoraAdapter {
   std::vector<float>& parameters() { return params_; }
   const std::vector<float>& parameters() const { return params_; }
   const LoraTensors& tensors() const { return tensors_; }
+  LoraTensors& tensors() { return tensors_; }
   std::span<float> parameter(const ParameterInfo& t) { return {params_.data() + t.offset, t.size()}; }
   std::span<const float> parameter(const ParameterInfo& t) const { return {params_.data() + t.offset, t.size()}; }
 

@@ -1,0 +1,99 @@
+#pragma once
+// Where training batches come from: fixed-length blocks of token shards (NTP, MNTP) or lines of text
+// through a tokenizer (SimCSE's sentences; any objective). Batch i is a pure function of (seed, i):
+// epochs walk a seeded permutation, so a resumed run sees exactly the batches it would have seen.
+#include <bg2vec/data/shards.hpp>
+#include <bg2vec/text/tokenizer.hpp>
+
+#include <fstream>
+#include <memory>
+#include <random>
+
+namespace bg2vec::train {
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual TokenBatch batch(uint64_t index) = 0;   // the index-th batch of the stream
+  virtual size_t units() const = 0;               // blocks or texts in one epoch
+};
+
+namespace detail {
+// Positions of batch `index` (size `batch_size`) in a stream of epochs over `n` units.
+inline std::vector<size_t> batch_units(uint64_t index, int batch_size, size_t n, uint64_t seed,
+                                       std::vector<size_t>& order, uint64_t& order_epoch) {
+  std::vector<size_t> out;
+  for (int r = 0; r < batch_size; ++r) {
+    const uint64_t k = index * uint64_t(batch_size) + uint64_t(r), epoch = k / n;
+    if (order.empty() || order_epoch != epoch) {           // Fisher-Yates over mt19937_64 (fixed by the standard)
+      order.resize(n);
+      for (size_t i = 0; i < n; ++i) order[i] = i;
+      std::mt19937_64 rng(seed * 1000003ull + epoch);
+      for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[size_t(rng() % i)]);
+      order_epoch = epoch;
+    }
+    out.push_back(order[k % n]);
+  }
+  return out;
+}
+}  // namespace detail
+
+// Blocks of a token shard split, cut to seq_len (every token real: shards hold no padding).
+class ShardBatches : public BatchSource {
+ public:
+  ShardBatches(const std::filesystem::path& dir, const std::string& split, int batch_size, int seq_len, uint64_t seed)
+      : reader_(dir, split), batch_size_(batch_size), seed_(seed) {
+    seq_len_ = std::min<int>(seq_len, int(reader_.seq_len()));
+    if (seq_len_ < 2) fail(dir, "sequence length " + std::to_string(seq_len_) + " is too short to predict anything");
+  }
+  uint32_t vocab_size() const { return reader_.vocab_size(); }
+  size_t units() const override { return reader_.num_blocks(); }
+  TokenBatch batch(uint64_t index) override {
+    TokenBatch b;
+    b.batch = batch_size_;
+    b.seq_len = seq_len_;
+    for (size_t u : detail::batch_units(index, batch_size_, units(), seed_, order_, order_epoch_)) {
+      const auto block = reader_.block(u);
+      for (int t = 0; t < seq_len_; ++t) b.ids.push_back(block[size_t(t)]);
+    }
+    b.mask.assign(b.ids.size(), 1);
+    return b;
+  }
+
+ private:
+  data::ShardReader reader_;
+  int batch_size_, seq_len_;
+  uint64_t seed_;
+  std::vector<size_t> order_;
+  uint64_t order_epoch_ = ~0ull;
+};
+
+// Non-empty lines of a text file, tokenised (BOS added), right-padded, truncated to max_len.
+class TextBatches : public BatchSource {
+ public:
+  TextBatches(const std::filesystem::path& file, std::shared_ptr<const text::Tokenizer> tokenizer, int batch_size,
+              int max_len, uint64_t seed)
+      : tokenizer_(std::move(tokenizer)), batch_size_(batch_size), max_len_(max_len), seed_(seed) {
+    std::ifstream in(file);
+    if (!in) fail(file, "cannot open");
+    for (std::string line; std::getline(in, line);)
+      if (line.find_first_not_of(" \t\r") != std::string::npos) lines_.push_back(line);
+    if (lines_.empty()) fail(file, "no text (the file has no non-empty line)");
+  }
+  size_t units() const override { return lines_.size(); }
+  TokenBatch batch(uint64_t index) override {
+    std::vector<std::string> texts;
+    for (size_t u : detail::batch_units(index, batch_size_, units(), seed_, order_, order_epoch_)) texts.push_back(lines_[u]);
+    return tokenizer_->encode_batch(texts, max_len_);
+  }
+
+ private:
+  std::shared_ptr<const text::Tokenizer> tokenizer_;
+  std::vector<std::string> lines_;
+  int batch_size_, max_len_;
+  uint64_t seed_;
+  std::vector<size_t> order_;
+  uint64_t order_epoch_ = ~0ull;
+};
+
+}  // namespace bg2vec::train

@@ -1,0 +1,206 @@
+// Finite-difference checks of every layer's backward on small random shapes. Each layer's output y is
+// reduced to L = sum(R * y) with a fixed random R, so dL/dy = R feeds the backward; central differences
+// of L (accumulated in double, step 1e-2 in float32 inputs) must agree with the analytic gradient to 1%
+// of its largest value.
+#include <bg2vec/train.hpp>
+#include <doctest/doctest.h>
+
+#include "support.hpp"
+
+#include <functional>
+#include <random>
+
+using namespace bg2vec;
+
+namespace {
+
+constexpr double kStep = 1e-2, kTolerance = 1e-2;
+
+Matrix random_matrix(Eigen::Index r, Eigen::Index c, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> n(0.0f, scale);
+  Matrix m(r, c);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(rng);
+  return m;
+}
+
+double dot(const Eigen::Ref<const Matrix>& a, const Eigen::Ref<const Matrix>& b) {
+  return a.cast<double>().cwiseProduct(b.cast<double>()).sum();
+}
+
+// max |numeric - analytic| / max |analytic| over the elements of `x` (all of them: the shapes are small).
+double fd_error(float* x, size_t n, const float* analytic, const std::function<double()>& loss) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float saved = x[i];
+    x[i] = saved + float(kStep);
+    const double up = loss();
+    x[i] = saved - float(kStep);
+    const double down = loss();
+    x[i] = saved;
+    const double numeric = (up - down) / (2 * kStep);
+    diff = std::max(diff, std::abs(numeric - analytic[i]));
+    scale = std::max(scale, std::abs(double(analytic[i])));
+  }
+  REQUIRE(scale > 0);   // a zero gradient would make the check vacuous
+  return diff / scale;
+}
+double fd_error(Matrix& x, const Matrix& analytic, const std::function<double()>& loss) {
+  return fd_error(x.data(), size_t(x.size()), analytic.data(), loss);
+}
+
+TokenBatch small_batch(int B, int T, int vocab, uint64_t seed) {
+  TokenBatch b;
+  b.batch = B;
+  b.seq_len = T;
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < B; ++i)
+    for (int t = 0; t < T; ++t) {
+      const bool real = t < T - i;                     // row i has i pads at the end
+      b.ids.push_back(real ? int32_t(1 + rng() % uint64_t(vocab - 1)) : 0);
+      b.mask.push_back(real);
+    }
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("rmsnorm backward: input and weight") {
+  Matrix x = random_matrix(5, 8, 1), w = random_matrix(8, 1, 2), R = random_matrix(5, 8, 3);
+  auto loss = [&] {
+    Matrix y(5, 8);
+    Vector rstd(5);
+    layers::rmsnorm_forward(x, Vector(w), 1e-5f, y, rstd);
+    return dot(y, R);
+  };
+  Matrix y(5, 8), dx = Matrix::Zero(5, 8);
+  Vector rstd(5), dw = Vector::Zero(8);
+  layers::rmsnorm_forward(x, Vector(w), 1e-5f, y, rstd);
+  layers::rmsnorm_backward(x, Vector(w), rstd, R, dx);
+  layers::rmsnorm_backward_weight(x, rstd, R, dw);
+  CHECK(fd_error(x, dx, loss) < kTolerance);
+  CHECK(fd_error(w, Matrix(dw), loss) < kTolerance);
+}
+
+TEST_CASE("linear and swiglu backward") {
+  Matrix x = random_matrix(4, 6, 1), W = random_matrix(5, 6, 2), R = random_matrix(4, 5, 3);
+  auto linear_loss = [&] { Matrix y(4, 5); layers::linear_forward(x, W, y); return dot(y, R); };
+  Matrix dx(4, 6), dW = Matrix::Zero(5, 6);
+  layers::linear_backward(R, W, dx, false);
+  layers::linear_backward_weight(x, R, dW);
+  CHECK(fd_error(x, dx, linear_loss) < kTolerance);
+  CHECK(fd_error(W, dW, linear_loss) < kTolerance);
+
+  Matrix g = random_matrix(4, 7, 4, 2.0f), u = random_matrix(4, 7, 5), Ra = random_matrix(4, 7, 6);
+  auto swiglu_loss = [&] { Matrix a(4, 7); layers::swiglu_forward(g, u, a); return dot(a, Ra); };
+  Matrix dg(4, 7), du(4, 7);
+  layers::swiglu_backward(g, u, Ra, dg, du);
+  CHECK(fd_error(g, dg, swiglu_loss) < kTolerance);
+  CHECK(fd_error(u, du, swiglu_loss) < kTolerance);
+}
+
+TEST_CASE("rope backward is the inverse rotation") {
+  const int T = 5, d = 8;
+  const layers::RopeTable rope(T, d, 10000.0);
+  Matrix x = random_matrix(2 * T, 2 * d, 1), R = random_matrix(2 * T, 2 * d, 2);
+  auto loss = [&] { Matrix y = x; layers::rope_apply(y, T, rope); return dot(y, R); };
+  Matrix dx = R;
+  layers::rope_backward(dx, T, rope);
+  CHECK(fd_error(x, dx, loss) < kTolerance);
+}
+
+TEST_CASE_TEMPLATE("attention backward (GQA, padding, with and without dropout)", Attn, Causal, Bidirectional) {
+  const int B = 2, T = 5, heads = 4, kv = 2, d = 4;
+  const TokenBatch batch = small_batch(B, T, 10, 7);
+  const layers::AttentionShape shape{heads, kv, d, std::nullopt};
+  for (float p : {0.0f, 0.3f}) {
+    CAPTURE(p);
+    const Dropout dropout{p, 99};
+    Matrix q = random_matrix(B * T, heads * d, 1), k = random_matrix(B * T, kv * d, 2), v = random_matrix(B * T, kv * d, 3);
+    const Matrix R = random_matrix(B * T, heads * d, 4);
+    Matrix probs(B * heads * T, T), out(B * T, heads * d);
+    auto loss = [&] {
+      layers::attention_forward<Attn>(q, k, v, batch, shape, probs, out, dropout, 5);
+      return dot(out, R);
+    };
+    loss();
+    Matrix dq(B * T, heads * d), dk(B * T, kv * d), dv(B * T, kv * d);
+    layers::attention_backward(q, k, v, probs, R, batch, shape, dq, dk, dv, dropout, 5);
+    CHECK(fd_error(q, dq, loss) < kTolerance);
+    CHECK(fd_error(k, dk, loss) < kTolerance);
+    CHECK(fd_error(v, dv, loss) < kTolerance);
+  }
+}
+
+TEST_CASE("embedding, pooling, lm_head cross-entropy and InfoNCE backward") {
+  const TokenBatch batch = small_batch(3, 4, 6, 11);
+  Matrix table = random_matrix(6, 5, 1), R = random_matrix(12, 5, 2);
+  auto embed_loss = [&] { Matrix y(12, 5); layers::embedding_forward(batch, table, y); return dot(y, R); };
+  Matrix dtable = Matrix::Zero(6, 5);
+  layers::embedding_backward(batch, R, dtable);
+  CHECK(fd_error(table, dtable, embed_loss) < kTolerance);
+
+  Matrix h = random_matrix(12, 5, 3), Rp = random_matrix(3, 5, 4);
+  auto pool_loss = [&] { return dot(pool::pool_forward<pool::WeightedMean>(h, batch), Rp); };
+  Matrix dh = Matrix::Zero(12, 5);
+  pool::pool_backward<pool::WeightedMean>(Rp, batch, dh);
+  CHECK(fd_error(h, dh, pool_loss) < kTolerance);
+
+  Matrix W = random_matrix(7, 5, 5);
+  const std::vector<layers::Prediction> preds = {{0, 3}, {4, 6}, {5, 0}, {11, 3}};
+  auto ce_loss = [&] { return layers::lm_head_cross_entropy(h, W, preds, 0, nullptr, nullptr); };
+  Matrix dh2 = Matrix::Zero(12, 5), dW = Matrix::Zero(7, 5);
+  Eigen::Ref<Matrix> dh_ref(dh2);
+  MatrixView dW_view(dW.data(), 7, 5);
+  layers::lm_head_cross_entropy(h, W, preds, 1.0f, &dh_ref, &dW_view, /*chunk=*/3);   // chunked like big vocabularies
+  CHECK(fd_error(h, dh2, ce_loss) < kTolerance);
+  CHECK(fd_error(W, dW, ce_loss) < kTolerance);
+
+  Matrix a = random_matrix(4, 6, 6), b = random_matrix(4, 6, 7);
+  auto nce_loss = [&] { return layers::info_nce(a, b, 0.5f); };
+  Matrix da = Matrix::Zero(4, 6), db = Matrix::Zero(4, 6);
+  layers::info_nce(a, b, 0.5f, &da, &db);
+  CHECK(fd_error(a, da, nce_loss) < kTolerance);
+  CHECK(fd_error(b, db, nce_loss) < kTolerance);
+}
+
+TEST_CASE("LoRA backward: input, A and B, with dropout") {
+  io::ModelConfig c;
+  c.hidden_size = 6; c.intermediate_size = 8; c.num_layers = 1; c.num_heads = 2; c.num_kv_heads = 1; c.head_dim = 2;
+  c.architecture = "MistralForCausalLM";
+  LoraAdapter adapter(c, LoraConfig{3, 6, 0.25f, {"q_proj"}});
+  adapter.initialise(1);
+  std::mt19937_64 rng(2);
+  for (float& x : adapter.parameters()) x += 0.1f * float(rng() % 100) / 100.0f;   // B non-zero
+  LoraTensors::Pair* p = adapter.tensors().find(0, kQ);
+  REQUIRE(p != nullptr);
+  const Dropout dropout{0.25f, 3};
+  Matrix x = random_matrix(5, 6, 4), R = random_matrix(5, 4, 5);
+  auto loss = [&] { Matrix y = Matrix::Zero(5, 4); layers::lora_forward(x, *p, 2.0f, dropout, 9, y); return dot(y, R); };
+  std::vector<float> grad(adapter.layout().total(), 0.0f);
+  LoraTensors g(c, adapter.layout(), grad.data());
+  Matrix dx = Matrix::Zero(5, 6);
+  layers::lora_backward(x, *p, 2.0f, dropout, 9, R, dx, g.find(0, kQ));
+  CHECK(fd_error(x, dx, loss) < kTolerance);
+  CHECK(fd_error(p->A.data(), size_t(p->A.size()), g.find(0, kQ)->A.data(), loss) < kTolerance);
+  CHECK(fd_error(p->B.data(), size_t(p->B.size()), g.find(0, kQ)->B.data(), loss) < kTolerance);
+}
+
+TEST_CASE("activation checkpointing gives the same gradients as keeping every layer") {
+  Model model = load_model(test::fixture("hf/mistral-dev"));
+  const TokenBatch tokens = small_batch(2, 9, model.config().vocab_size, 3);
+  const Decoder<Causal> decoder(model);
+  auto grads_with = [&](ActivationMemory memory) {
+    std::vector<float> grad(model.parameter_count(), 0.0f);
+    DecoderTensors g(model.config(), model.layout(), grad.data());
+    train::StepContext ctx;
+    ctx.grads.base = &g;
+    ctx.memory = memory;
+    train::Ntp{}(decoder, {tokens, {}, {}}, ctx);
+    return grad;
+  };
+  const auto all = grads_with(ActivationMemory::AllLayers), recomputed = grads_with(ActivationMemory::LayerInputs);
+  CHECK(test::relative_error(recomputed, all) == 0.0);
+  CHECK(Activations(model.config(), 8, 64, ActivationMemory::LayerInputs).bytes() <
+        Activations(model.config(), 8, 64, ActivationMemory::AllLayers).bytes());
+}
