@@ -16,12 +16,12 @@ THREADS="${THREADS:-2}"
 [ -x "$PY" ] || { echo "missing $PY (bash scripts/peer_setup.sh)" >&2; exit 1; }
 
 shapes=(
-  "demo 7.0M|--layers 4 --hidden 256 --heads 4 --kv-heads 2 --ffn 688 --vocab 8000 --batch 16 --seq-len 128"
-  "124.7M|--layers 12 --hidden 768 --heads 12 --kv-heads 4 --ffn 2048 --vocab 32000 --batch 4 --seq-len 512"
+  "demo 7.0M|--layers 4 --hidden 256 --heads 4 --kv-heads 2 --ffn 688 --vocab 8000 --batch 16 --seq-len 128 --iters 5"
+  "124.7M|--layers 12 --hidden 768 --heads 12 --kv-heads 4 --ffn 2048 --vocab 32000 --batch 4 --seq-len 512 --iters 2"
 )
 tokens() { sed -n 's/.*: \([0-9]*\) tokens\/s.*/\1/p'; }
 # "median min..max" of the numbers on stdin
-stats() { sort -n | awk '{v[NR]=$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.0f %.0f..%.0f", m, v[1], v[NR]}'; }
+stats() { sort -n | awk '{v[NR]=$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.0f %.0f..%.0f\n", m, v[1], v[NR]}'; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()

@@ -15,7 +15,7 @@ THREADS="${THREADS:-2}"
 STEPS="${STEPS:-5}"
 [ -x "$BUILD/bench/bench_train" ] || { echo "missing $BUILD/bench/bench_train (cmake --build $BUILD --target bench_train)" >&2; exit 1; }
 [ -x "$PY" ] || { echo "missing $PY (bash scripts/peer_setup.sh)" >&2; exit 1; }
-stats() { sort -n | awk '{v[NR]=$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.0f %.0f..%.0f", m, v[1], v[NR]}'; }
+stats() { sort -n | awk '{v[NR]=$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.0f %.0f..%.0f\n", m, v[1], v[NR]}'; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 ours=() f32=() bf16=()
