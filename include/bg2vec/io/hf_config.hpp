@@ -144,7 +144,7 @@ inline nlohmann::json to_json(const ModelConfig& c) {
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["hidden_act"] = "silu";
   j["tie_word_embeddings"] = c.tie_word_embeddings;
-  j["max_position_embeddings"] = c.max_position_embeddings;
+  if (c.max_position_embeddings > 0) j["max_position_embeddings"] = c.max_position_embeddings;   // 0: not given
   j["sliding_window"] = c.sliding_window ? nlohmann::json(*c.sliding_window) : nlohmann::json(nullptr);
   j["bos_token_id"] = c.bos_token_id;
   j["eos_token_id"] = c.eos_token_id;
