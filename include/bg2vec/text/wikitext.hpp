@@ -173,37 +173,47 @@ inline std::string_view template_text(std::string_view body) {
   return {};
 }
 
+// Whether only spaces or ':' indentation stand between s[i] and the start of its line.
+inline bool at_line_start(std::string_view s, size_t i) {
+  while (i > 0 && (is_space(s[i - 1]) || s[i - 1] == ':')) --i;
+  return i == 0 || s[i - 1] == '\n';
+}
+
 // Removes templates {{...}}, template parameters {{{...}}} and tables {|...|}, nested in any way.
+// Jumps from one brace (or, inside a table, pipe) to the next: most text holds none.
 inline std::string strip_templates_and_tables(std::string_view s) {
-  enum Kind : char { Template = 'T', Parameter = 'P', Table = 'B' };
+  enum Kind : char { Template, Parameter, Table };
   std::string out;
   out.reserve(s.size());
   std::vector<std::pair<Kind, size_t>> open;   // kind and where its content starts
-  bool line_start = true;                      // only spaces or ':' since the last newline
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool was_line_start = line_start;
-    line_start = c == '\n' || (line_start && (is_space(c) || c == ':'));
-    auto close = [&](size_t width) {
-      const auto [kind, content_start] = open.back();
-      open.pop_back();
-      if (open.empty() && kind == Template) {
-        const std::string_view inner = template_text(s.substr(content_start, i - content_start));
-        if (!inner.empty()) out += strip_templates_and_tables(inner);
-      }
-      i += width - 1;
-    };
-    if (c == '{' && starts_with_at(s, i, "{{{")) { open.push_back({Parameter, i + 3}); i += 2; continue; }
-    if (c == '{' && starts_with_at(s, i, "{{")) { open.push_back({Template, i + 2}); ++i; continue; }
-    if (c == '{' && was_line_start && starts_with_at(s, i, "{|")) { open.push_back({Table, i + 2}); ++i; continue; }
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t next = s.find_first_of(open.empty() ? "{" : "{}|", i);
+    if (open.empty()) out.append(s.substr(i, next == std::string_view::npos ? std::string_view::npos : next - i));
+    if (next == std::string_view::npos) break;
+    i = next;
+    if (starts_with_at(s, i, "{{{")) { open.push_back({Parameter, i + 3}); i += 3; continue; }
+    if (starts_with_at(s, i, "{{")) { open.push_back({Template, i + 2}); i += 2; continue; }
+    if (starts_with_at(s, i, "{|") && at_line_start(s, i)) { open.push_back({Table, i + 2}); i += 2; continue; }
+    size_t width = 0;
     if (!open.empty()) {
       const Kind top = open.back().first;
-      if (c == '}' && top == Parameter && starts_with_at(s, i, "}}}")) close(3);
-      else if (c == '}' && top == Template && starts_with_at(s, i, "}}")) close(2);
-      else if (c == '|' && top == Table && was_line_start && starts_with_at(s, i, "|}")) close(2);
+      if (top == Parameter && starts_with_at(s, i, "}}}")) width = 3;
+      else if (top == Template && starts_with_at(s, i, "}}")) width = 2;
+      else if (top == Table && starts_with_at(s, i, "|}") && at_line_start(s, i)) width = 2;
+    }
+    if (width == 0) {                            // a lone brace or pipe: text outside, nothing inside
+      if (open.empty()) out += s[i];
+      ++i;
       continue;
     }
-    out += c;
+    const auto [kind, content_start] = open.back();
+    open.pop_back();
+    if (open.empty() && kind == Template) {
+      const std::string_view inner = template_text(s.substr(content_start, i - content_start));
+      if (!inner.empty()) out += strip_templates_and_tables(inner);
+    }
+    i += width;
   }
   return out;
 }
