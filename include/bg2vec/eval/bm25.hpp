@@ -51,7 +51,9 @@ class Bm25 {
       lengths_.push_back(length);
       total_length += length;
     }
-    average_length_ = total_length / double(documents.size());
+    const double average_length = total_length / double(documents.size());
+    for (int length : lengths_)
+      length_norms_.push_back(params_.k1 * (1 - params_.b + params_.b * length / average_length));
   }
 
   int64_t size() const { return int64_t(lengths_.size()); }
@@ -63,20 +65,23 @@ class Bm25 {
   }
 
   // The score of every document that shares a term with the query (others score 0 and are not listed).
+  // Scores accumulate in a dense array over the collection: one cache-friendly add per posting.
   std::vector<Bm25Hit> score_all(const std::string& query) const {
-    std::unordered_map<int64_t, double> scores;
+    std::vector<double> scores(lengths_.size(), 0.0);
+    std::vector<int64_t> touched;
     for (const std::string& term : analyzer_(query)) {
       auto it = term_ids_.find(term);
       if (it == term_ids_.end()) continue;
       const double weight = idf(term);
       for (const Posting& p : postings_[size_t(it->second)]) {
-        const double norm = params_.k1 * (1 - params_.b + params_.b * lengths_[size_t(p.doc)] / average_length_);
-        scores[p.doc] += weight * p.tf * (params_.k1 + 1) / (p.tf + norm);
+        double& score = scores[size_t(p.doc)];
+        if (score == 0) touched.push_back(p.doc);
+        score += weight * p.tf * (params_.k1 + 1) / (p.tf + length_norms_[size_t(p.doc)]);
       }
     }
     std::vector<Bm25Hit> hits;
-    hits.reserve(scores.size());
-    for (const auto& [doc, score] : scores) hits.push_back({doc, score});
+    hits.reserve(touched.size());
+    for (int64_t doc : touched) hits.push_back({doc, scores[size_t(doc)]});
     return hits;
   }
 
@@ -111,7 +116,7 @@ class Bm25 {
   std::unordered_map<std::string, int> term_ids_;
   std::vector<std::vector<Posting>> postings_;   // term id -> documents containing it
   std::vector<int> lengths_;
-  double average_length_ = 0;
+  std::vector<double> length_norms_;   // k1 * (1 - b + b * |d| / avgdl) per document
 };
 
 }  // namespace bg2vec::eval
