@@ -1,0 +1,187 @@
+// `bg2vec step` and `bg2vec train`, run as the built binary. step with SGD changes every weight by
+// exactly lr x the gradient that transformers computes; with --adapter only the PEFT adapter changes.
+// train pretrains a model from a config on token shards, resumes after an interruption, and writes an
+// HF folder with bg2vec.json. Bad input fails with one clear line and writes nothing.
+#include <bg2vec/data/shards.hpp>
+#include <bg2vec/train.hpp>
+#include <doctest/doctest.h>
+
+#include "support.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+using namespace bg2vec;
+
+namespace {
+
+const io::SafetensorsFile& reference() {
+  static const io::SafetensorsFile file(test::fixture("hf/mistral-dev/reference.safetensors"));
+  return file;
+}
+
+struct Run {
+  int status;
+  std::string output;
+};
+
+Run run(const std::string& args, const std::filesystem::path& log) {
+  const std::string command = std::string(BG2VEC_CLI) + " " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  return {WEXITSTATUS(status), text.str()};
+}
+
+// A batch file from fixture tensors: {name in the file: name in reference.safetensors}.
+void write_batch(const std::filesystem::path& path, const std::vector<std::pair<std::string, std::string>>& tensors) {
+  io::SafetensorsWriter writer;
+  for (const auto& [name, source] : tensors)
+    writer.add(name, reference().info(source).shape, std::span<const int64_t>(reference().read_int64(source)));
+  writer.save(path);
+}
+
+struct Case {
+  std::string objective, grads;
+  std::vector<std::pair<std::string, std::string>> batch;
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {"ntp", "ntp_grad", {{"input_ids", "input_ids"}, {"attention_mask", "attention_mask"}}},
+      {"mntp", "mntp_grad", {{"input_ids", "mntp_input_ids"}, {"attention_mask", "attention_mask"}, {"labels", "mntp_labels"}}},
+      {"simcse", "simcse_grad", {{"input_ids", "input_ids"}, {"attention_mask", "attention_mask"},
+                                 {"positive_input_ids", "mntp_input_ids"}, {"positive_attention_mask", "attention_mask"}}}};
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("bg2vec step with SGD changes each weight by lr x the gradient of transformers") {
+  test::TempDir dir("cli-step");
+  const Model before = load_model(test::fixture("hf/mistral-dev"));
+  const float lr = 0.1f;
+  for (const Case& c : cases()) {
+    CAPTURE(c.objective);
+    write_batch(dir / (c.objective + ".safetensors"), c.batch);
+    const auto out = dir / ("out-" + c.objective);
+    const Run r = run("step --model " + test::fixture("hf/mistral-dev").string() + " --batch " + (dir / (c.objective + ".safetensors")).string() +
+                          " --objective " + c.objective + " --optimizer sgd --lr 0.1 --out " + out.string(), dir / "log");
+    REQUIRE_MESSAGE(r.status == 0, r.output);
+    const Model after = load_model(out);
+    double worst = 0;
+    for (const auto& p : before.layout().tensors()) {
+      std::vector<float> step(p.size());
+      const auto b = before.parameter(p.name), a = after.parameter(p.name);
+      for (size_t i = 0; i < p.size(); ++i) step[i] = (b[i] - a[i]) / lr;
+      worst = std::max(worst, test::relative_error(step, reference().read_float32(c.grads + "." + p.name)));
+    }
+    CHECK(worst < 1e-3);
+    MESSAGE(c.objective << ": worst relative error of (before - after)/lr against the gradient " << worst);
+  }
+}
+
+TEST_CASE("bg2vec step --adapter trains only the adapter and writes it in PEFT format") {
+  test::TempDir dir("cli-step-lora");
+  write_batch(dir / "mntp.safetensors", cases()[1].batch);
+  const Run r = run("step --model " + test::fixture("hf/mistral-dev").string() + " --batch " + (dir / "mntp.safetensors").string() +
+                        " --objective mntp --optimizer sgd --lr 0.1 --adapter " + test::fixture("hf/mistral-dev/lora").string() +
+                        " --out " + (dir / "adapter").string(), dir / "log");
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(std::filesystem::exists(dir / "adapter/adapter_config.json"));
+  CHECK(!std::filesystem::exists(dir / "adapter/model.safetensors"));
+  const auto config = load_model(test::fixture("hf/mistral-dev")).config();
+  const LoraAdapter before = io::load_adapter(test::fixture("hf/mistral-dev/lora"), config);
+  const LoraAdapter after = io::load_adapter(dir / "adapter", config);
+  double worst = 0;
+  for (const auto& t : before.layout().tensors()) {
+    std::vector<float> step(t.size());
+    for (size_t i = 0; i < t.size(); ++i) step[i] = (before.parameter(t)[i] - after.parameter(t)[i]) / 0.1f;
+    const std::string ref = "lora_mntp_grad." + t.name.substr(0, t.name.size() - 7) + ".default.weight";
+    worst = std::max(worst, test::relative_error(step, reference().read_float32(ref)));
+  }
+  CHECK(worst < 1e-3);
+}
+
+TEST_CASE("bg2vec step refuses bad input with one clear line and writes nothing") {
+  test::TempDir dir("cli-step-bad");
+  const std::string model = " --model " + test::fixture("hf/mistral-dev").string();
+  const auto out = dir / "out";
+  auto expect_error = [&](const std::string& args, const std::string& message) {
+    CAPTURE(args);
+    const Run r = run("step" + model + args + " --out " + out.string(), dir / "log");
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.output.find(message) != std::string::npos, r.output);
+    CHECK(!std::filesystem::exists(out));
+  };
+  {   // attention_mask of another shape
+    io::SafetensorsWriter w;
+    w.add("input_ids", Shape{3, 16}, std::span<const int64_t>(reference().read_int64("input_ids")));
+    std::vector<int64_t> mask(3 * 15, 1);
+    w.add("attention_mask", Shape{3, 15}, std::span<const int64_t>(mask));
+    w.save(dir / "shapes.safetensors");
+  }
+  expect_error(" --batch " + (dir / "shapes.safetensors").string() + " --objective ntp --optimizer sgd --lr 1",
+               "shapes.safetensors: 'attention_mask' has shape [3, 15] but 'input_ids' has [3, 16]");
+  {   // a label outside the vocabulary
+    auto labels = reference().read_int64("mntp_labels");
+    labels[5] = 384;
+    io::SafetensorsWriter w;
+    w.add("input_ids", Shape{3, 16}, std::span<const int64_t>(reference().read_int64("mntp_input_ids")));
+    w.add("attention_mask", Shape{3, 16}, std::span<const int64_t>(reference().read_int64("attention_mask")));
+    w.add("labels", Shape{3, 16}, std::span<const int64_t>(labels));
+    w.save(dir / "labels.safetensors");
+  }
+  expect_error(" --batch " + (dir / "labels.safetensors").string() + " --objective mntp --optimizer sgd --lr 1",
+               "labels.safetensors: label 384 at [0, 5] is out of range");
+  write_batch(dir / "ntp.safetensors", cases()[0].batch);
+  expect_error(" --batch " + (dir / "ntp.safetensors").string() + " --objective mntp --optimizer sgd --lr 1", "needs a 'labels' tensor");
+  expect_error(" --batch " + (dir / "ntp.safetensors").string() + " --objective mlm --optimizer sgd --lr 1", "unknown objective 'mlm'");
+}
+
+TEST_CASE("bg2vec train: pretrain from a config on shards, resume after an interruption, HF folder + bg2vec.json") {
+  test::TempDir dir("cli-train");
+  const nlohmann::json config = {{"architectures", {"MistralForCausalLM"}}, {"vocab_size", 64}, {"hidden_size", 32},
+                                 {"intermediate_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                                 {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}};
+  write_file_atomically(dir / "config.json", config.dump());
+  for (const std::string split : {"train", "val"}) {   // a repetitive "language": easy to learn
+    data::ShardWriter writer(data::shard_path(dir / "shards", split, 0), 64, 16);
+    for (int block = 0; block < 24; ++block) {
+      std::vector<int32_t> ids(16);
+      for (int t = 0; t < 16; ++t) ids[size_t(t)] = 3 + (block + t * 5) % 60;
+      writer.write_block(ids);
+    }
+    writer.finish();
+  }
+  const std::string common = "train --objective ntp --init-config " + (dir / "config.json").string() + " --shards " +
+                             (dir / "shards").string() + " --out " + (dir / "out").string() +
+                             " --batch-size 4 --seq-len 16 --lr 1e-2 --warmup 2 --val-every 5 --checkpoint-every 5 --no-progress";
+  Run r = run(common + " --steps 10", dir / "log");
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  r = run(common + " --steps 20", dir / "log");            // the same run, extended: resumes at step 10
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(r.output.find("resuming from") != std::string::npos);
+  std::ifstream log(dir / "out/train_log.jsonl");
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(log, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 20);
+  for (size_t i = 0; i < lines.size(); ++i) CHECK(lines[i]["step"] == int(i + 1));
+  CHECK(lines.back()["loss"].get<double>() < lines.front()["loss"].get<double>() * 0.7);
+  CHECK(lines[4].contains("val_loss"));
+  const Model model = load_model(dir / "out");
+  CHECK(model.config().vocab_size == 64);
+  std::ifstream settings(dir / "out/bg2vec.json");
+  const auto j = nlohmann::json::parse(settings);
+  CHECK(j["attention"] == "causal");
+
+  // a damaged checkpoint stops the run before anything is overwritten
+  const auto weights_time = std::filesystem::last_write_time(dir / "out/model.safetensors");
+  std::filesystem::resize_file(dir / "out/checkpoint/state.safetensors", 50);
+  r = run(common + " --steps 30", dir / "log");
+  CHECK(r.status != 0);
+  CHECK_MESSAGE(r.output.find("checkpoint/state.safetensors") != std::string::npos, r.output);
+  CHECK(std::filesystem::last_write_time(dir / "out/model.safetensors") == weights_time);
+}
