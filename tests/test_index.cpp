@@ -183,11 +183,14 @@ TEST_CASE("passages added to a folder index are found") {
   CHECK(hits[0][0].id == 4);
 }
 
-TEST_CASE("ThreadLimit sets the OpenMP thread count and restores it") {
+TEST_CASE("ThreadLimit sets the OpenMP (and OpenBLAS) thread count and restores it") {
   const int before = omp_get_max_threads();
+  const int blas_before = openblas_get_num_threads ? openblas_get_num_threads() : 0;
   {
     ThreadLimit limit(1);
     CHECK(omp_get_max_threads() == 1);
+    if (openblas_get_num_threads) CHECK(openblas_get_num_threads() == 1);
   }
   CHECK(omp_get_max_threads() == before);
+  if (openblas_get_num_threads) CHECK(openblas_get_num_threads() == blas_before);
 }
