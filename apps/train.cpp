@@ -40,6 +40,9 @@ int train_command(const Args& args) {
   po::options_description options("options");
   options.add_options()
       ("objective", po::value<std::string>()->required(), "ntp | mntp | simcse")
+      ("attention", po::value<std::string>()->default_value(""),
+       "causal | bidirectional; default the objective's (ntp causal, mntp and simcse bidirectional); "
+       "simcse also trains causal models (LLM2Vec's Uni + SimCSE ablation)")
       ("model", po::value<std::string>(), "start from this model folder (HF layout)")
       ("init-config", po::value<std::string>(), "or start from a random model of this config.json")
       ("shards", po::value<std::string>(), "token shards folder (train-NNNNN.bin; val-NNNNN.bin for validation)")
@@ -159,63 +162,73 @@ int train_command(const Args& args) {
   const int val_every = vm["val-every"].as<int>(), val_batches = vm["val-batches"].as<int>(),
             checkpoint_every = vm["checkpoint-every"].as<int>();
 
+  const std::string attention_name = vm["attention"].as<std::string>();
   return train::with_objective(objective, [&]<class O>() {
-    O obj{};
-    if constexpr (std::is_same_v<O, train::SimCse>) obj = {.temperature = vm["temperature"].as<float>(), .dropout = vm["dropout"].as<float>()};
-    train::Trainer<O> trainer(model, obj, opts, lora ? &*lora : nullptr);
-    std::filesystem::create_directories(out);
-    const auto log_file = out / "train_log.jsonl";
-    if (auto ckpt = io::find_checkpoint(out)) {
-      const auto state = io::load_checkpoint(*ckpt, trainer.trainable(), trainer.adamw(), objective);
-      if (state.seed != seed) fail(*ckpt / "trainer_state.json", "the checkpoint was made with --seed " + std::to_string(state.seed));
-      trainer.set_steps_done(state.step);
-      trim_log(log_file, state.step);
-      std::fprintf(stderr, "resuming from %s at step %lld\n", ckpt->c_str(), (long long)state.step);
-    } else {
-      trim_log(log_file, 0);
-    }
-    std::ofstream log(log_file, std::ios::app);
-    Progress progress("train " + objective, steps, "steps");
-    const auto start = std::chrono::steady_clock::now();
-    double tokens = 0, last_loss = 0;
-    const int64_t first = trainer.steps_done();
-    for (int64_t s = first; s < steps; ++s) {
-      std::vector<train::TrainBatch> micro;
-      for (int k = 0; k < accumulation; ++k) micro.push_back(make_batch(*data, uint64_t(s) * uint64_t(accumulation) + uint64_t(k)));
-      for (const auto& m : micro) tokens += double(m.tokens.tokens());
-      const float lr = schedule.at(int(s));
-      last_loss = trainer.step(micro, lr);
-      if (!std::isfinite(last_loss)) fail("the loss became " + std::to_string(last_loss) + " at step " + std::to_string(s + 1) + " (lower --lr?)");
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      nlohmann::json line = {{"step", s + 1}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", trainer.last_grad_norm()},
-                             {"tokens_per_s", tokens / std::max(secs, 1e-9)}};
-      if (val && val_every > 0 && ((s + 1) % val_every == 0 || s + 1 == steps)) {
-        double v = 0;
-        for (int i = 0; i < val_batches; ++i) v += trainer.evaluate(make_batch(*val, uint64_t(i))) / val_batches;
-        line["val_loss"] = v;
+    auto run = [&]<class Attn>() {
+      O obj{};
+      if constexpr (std::is_same_v<O, train::SimCse>) obj = {.temperature = vm["temperature"].as<float>(), .dropout = vm["dropout"].as<float>()};
+      train::Trainer<O, Attn> trainer(model, obj, opts, lora ? &*lora : nullptr);
+      std::filesystem::create_directories(out);
+      const auto log_file = out / "train_log.jsonl";
+      if (auto ckpt = io::find_checkpoint(out)) {
+        const auto state = io::load_checkpoint(*ckpt, trainer.trainable(), trainer.adamw(), objective);
+        if (state.seed != seed) fail(*ckpt / "trainer_state.json", "the checkpoint was made with --seed " + std::to_string(state.seed));
+        trainer.set_steps_done(state.step);
+        trim_log(log_file, state.step);
+        std::fprintf(stderr, "resuming from %s at step %lld\n", ckpt->c_str(), (long long)state.step);
+      } else {
+        trim_log(log_file, 0);
       }
-      log << line.dump() << "\n" << std::flush;
-      if ((checkpoint_every > 0 && (s + 1) % checkpoint_every == 0) || s + 1 == steps)
-        io::save_checkpoint(out, trainer.trainable(), trainer.adamw(), {s + 1, seed, objective});
-      char extra[96];
-      std::snprintf(extra, sizeof extra, "loss %.4f  %.0f tok/s", last_loss, tokens / std::max(secs, 1e-9));
-      if (!vm["no-progress"].as<bool>()) progress.update(double(s + 1 - first), extra);
-    }
-    if (!vm["no-progress"].as<bool>()) progress.finish();
+      std::ofstream log(log_file, std::ios::app);
+      Progress progress("train " + objective, steps, "steps");
+      const auto start = std::chrono::steady_clock::now();
+      double tokens = 0, last_loss = 0;
+      const int64_t first = trainer.steps_done();
+      for (int64_t s = first; s < steps; ++s) {
+        std::vector<train::TrainBatch> micro;
+        for (int k = 0; k < accumulation; ++k) micro.push_back(make_batch(*data, uint64_t(s) * uint64_t(accumulation) + uint64_t(k)));
+        for (const auto& m : micro) tokens += double(m.tokens.tokens());
+        const float lr = schedule.at(int(s));
+        last_loss = trainer.step(micro, lr);
+        if (!std::isfinite(last_loss)) fail("the loss became " + std::to_string(last_loss) + " at step " + std::to_string(s + 1) + " (lower --lr?)");
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        nlohmann::json line = {{"step", s + 1}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", trainer.last_grad_norm()},
+                               {"tokens_per_s", tokens / std::max(secs, 1e-9)}};
+        if (val && val_every > 0 && ((s + 1) % val_every == 0 || s + 1 == steps)) {
+          double v = 0;
+          for (int i = 0; i < val_batches; ++i) v += trainer.evaluate(make_batch(*val, uint64_t(i))) / val_batches;
+          line["val_loss"] = v;
+        }
+        log << line.dump() << "\n" << std::flush;
+        if ((checkpoint_every > 0 && (s + 1) % checkpoint_every == 0) || s + 1 == steps)
+          io::save_checkpoint(out, trainer.trainable(), trainer.adamw(), {s + 1, seed, objective});
+        char extra[96];
+        std::snprintf(extra, sizeof extra, "loss %.4f  %.0f tok/s", last_loss, tokens / std::max(secs, 1e-9));
+        if (!vm["no-progress"].as<bool>()) progress.update(double(s + 1 - first), extra);
+      }
+      if (!vm["no-progress"].as<bool>()) progress.finish();
 
-    // The result: an HF folder transformers loads (LoRA merged; the adapter itself in out/adapter).
-    if (lora) {
-      io::save_adapter(*lora, out / "adapter", model_dir.string());
-      merge_lora(model.weights(), *lora);
+      // The result: an HF folder transformers loads (LoRA merged; the adapter itself in out/adapter).
+      if (lora) {
+        io::save_adapter(*lora, out / "adapter", model_dir.string());
+        merge_lora(model.weights(), *lora);
+      }
+      save_model(model, out);
+      if (tokenizer) std::filesystem::copy_file(tokenizer_file, out / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
+      EncoderSettings settings;
+      settings.attention = std::string(Attn::name);
+      settings.pooling = std::is_same_v<O, train::Ntp> ? "weighted-mean" : "mean";
+      settings.save(out);
+      std::printf("%s: %d steps, final loss %.4f, wrote %s\n", objective.c_str(), steps, last_loss, out.c_str());
+      return 0;
+    };
+    // Only SimCSE makes sense under both attentions; the others train the attention they are defined by.
+    if constexpr (std::is_same_v<O, train::SimCse>) {
+      if (!attention_name.empty()) return with_attention(attention_name, run);
+    } else if (!attention_name.empty() && attention_name != O::attention::name) {
+      fail(objective + " trains " + std::string(O::attention::name) + " attention only, not '" + attention_name + "'");
     }
-    save_model(model, out);
-    if (tokenizer) std::filesystem::copy_file(tokenizer_file, out / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
-    EncoderSettings settings;
-    settings.attention = std::string(O::attention::name);
-    settings.pooling = std::is_same_v<O, train::Ntp> ? "weighted-mean" : "mean";
-    settings.save(out);
-    std::printf("%s: %d steps, final loss %.4f, wrote %s\n", objective.c_str(), steps, last_loss, out.c_str());
-    return 0;
+    return run.template operator()<typename O::attention>();
   });
 }
 

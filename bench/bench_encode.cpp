@@ -1,5 +1,5 @@
 // Encode throughput (forward + mean pooling) of a Mistral-shaped model with random weights.
-// Prints one line of figures; bench/peer_encode.py runs the same shape in PyTorch for the ratio.
+// Prints one line of figures; bench/peer/compare_encode.sh runs the same shape in PyTorch for the ratio.
 #include <bg2vec/nn/encoder.hpp>
 
 #include <boost/program_options.hpp>

@@ -72,8 +72,14 @@ class TextEncoder {
     EncoderSettings settings = EncoderSettings::load(model_dir);
     if (!attention.empty()) settings.attention = std::move(attention);
     if (!pooling.empty()) settings.pooling = std::move(pooling);
+    return load(model_dir, settings);
+  }
+
+  // With explicit settings (the folder's bg2vec.json is not read).
+  static TextEncoder load(const std::filesystem::path& model_dir, const EncoderSettings& settings) {
     with_attention(settings.attention, []<class>() { return 0; });            // validate the names now
     pool::with_pooling(settings.pooling, []<class>() { return 0; });
+    require(settings.max_length > 0, "max_length must be positive");
     const auto tokenizer_file = model_dir / "tokenizer.model";
     if (!std::filesystem::exists(tokenizer_file))
       fail(model_dir, "no tokenizer.model in the model folder (needed to encode text)");
