@@ -17,9 +17,9 @@ namespace fs = std::filesystem;
 // Sizes of one run; `quick` is the CI smoke test's.
 struct DemoSettings {
   int vocab = 4000, layers = 4, hidden = 256, heads = 4, kv_heads = 2, ffn = 688, seq_len = 64;
-  int ntp_steps = 1200, ntp_batch = 32;
-  int mntp_steps = 300, mntp_batch = 32;
-  int simcse_steps = 100, simcse_batch = 64;
+  int ntp_steps = 700, ntp_batch = 32;          // ~1.4M tokens, about 4 epochs of the training text
+  int mntp_steps = 150, mntp_batch = 32;
+  int simcse_steps = 60, simcse_batch = 64;
   float ntp_lr = 2e-3f, mntp_lr = 5e-4f, simcse_lr = 1e-4f, simcse_dropout = 0.1f;
   float mask_rate = 0.2f;
   std::string mask_mode = "bert";

@@ -3,7 +3,7 @@
 
 #include <bg2vec/io/batch_file.hpp>
 #include <bg2vec/nn/encoder.hpp>
-#include <bg2vec/io/jsonl.hpp>
+#include <bg2vec/core/jsonl.hpp>
 
 #include <fstream>
 
@@ -32,7 +32,9 @@ std::vector<std::string> read_texts(const po::variables_map& vm) {
     if (texts.empty()) fail(file, "no texts (the file has no non-empty line)");
   } else {
     const std::filesystem::path file = vm["jsonl"].as<std::string>();
-    texts = io::read_jsonl_field(file, vm["field"].as<std::string>());
+    const std::string field = vm["field"].as<std::string>();
+    read_jsonl(file, [&](const nlohmann::json& record, size_t line) { texts.push_back(jsonl_string(record, field.c_str(), file, line)); });
+    if (texts.empty()) fail(file, "no JSON lines: nothing to encode");
   }
   return texts;
 }

@@ -1,8 +1,9 @@
 #pragma once
-// Core types: errors, tensors and views, dtypes, batches, atomic files, progress.
+// Core types: errors, tensors and views, dtypes, batches, atomic files, JSON lines, progress.
 #include <bg2vec/core/atomic_file.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/dtype.hpp>
 #include <bg2vec/core/error.hpp>
+#include <bg2vec/core/jsonl.hpp>
 #include <bg2vec/core/progress.hpp>
 #include <bg2vec/core/tensor.hpp>

@@ -1,9 +1,8 @@
 #pragma once
-// Model input/output: safetensors, sharded weight folders, HF config.json, PEFT adapters, checkpoints, token batches, JSON lines.
+// Model input/output: safetensors, sharded weight folders, HF config.json, PEFT adapters, checkpoints, token batches.
 #include <bg2vec/io/batch_file.hpp>
 #include <bg2vec/io/checkpoint.hpp>
 #include <bg2vec/io/hf_config.hpp>
-#include <bg2vec/io/jsonl.hpp>
 #include <bg2vec/io/mapped_file.hpp>
 #include <bg2vec/io/peft.hpp>
 #include <bg2vec/io/safetensors.hpp>
