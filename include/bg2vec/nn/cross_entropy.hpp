@@ -18,14 +18,13 @@ inline double cross_entropy(Eigen::Ref<Matrix> logits, std::span<const int32_t> 
 #pragma omp parallel for reduction(+ : total) if (logits.rows() > 16)
   for (Eigen::Index i = 0; i < logits.rows(); ++i) {
     auto z = logits.row(i);
+    // Eigen's vectorised float exp: the softmax over the vocabulary is a hot loop of training.
     const float max = z.maxCoeff();
-    double sum = 0;
-    for (Eigen::Index j = 0; j < z.size(); ++j) sum += std::exp(double(z[j] - max));
-    const double lse = double(max) + std::log(sum);
+    const float lse = max + std::log((z.array() - max).exp().sum());
     const int32_t y = targets[size_t(i)];
-    total += lse - double(z[y]);
+    total += double(lse) - double(z[y]);
     if (backward) {
-      for (Eigen::Index j = 0; j < z.size(); ++j) z[j] = scale * float(std::exp(double(z[j]) - lse));
+      z = scale * (z.array() - lse).exp();
       z[y] -= scale;
     }
   }
