@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The example builds against the *installed* package, as an outside project would (find_package(bg2vec)),
+# and embeds sentences with a model folder.
+set -euo pipefail
+source_dir=$1 build_dir=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
+cmake -S "$source_dir/examples/embed_sentences" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/build" -j2 >/dev/null
+
+# A model folder: the mistral-dev test weights with a small tokenizer trained on the shipped sentences.
+model="$work/model"
+mkdir -p "$model"
+cp "$source_dir/tests/fixtures/hf/mistral-dev/config.json" "$source_dir/tests/fixtures/hf/mistral-dev/model.safetensors" "$model/"
+bzcat "$source_dir/data/corpus/wikiann-bg.sentences.txt.bz2" | head -n 3000 > "$work/sentences.txt"
+"$work/prefix/bin/bg2vec" tokenizer train --input "$work/sentences.txt" --vocab-size 380 --model-type bpe \
+  --out "$model/tokenizer.model" >/dev/null 2>&1
+
+output=$("$work/build/embed_sentences" "$model" bidirectional mean 2>/dev/null)
+echo "$output"
+# four rows of four similarities, each sentence identical to itself
+[ "$(echo "$output" | grep -c ' 1.000 ')" -eq 4 ] || { echo "unexpected output" >&2; exit 1; }
