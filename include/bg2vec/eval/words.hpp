@@ -4,6 +4,8 @@
 // punctuation and spaces, Latin-1 symbols such as « » and NBSP, the General Punctuation block with
 // „ “ – —, other symbol blocks, invalid UTF-8) separates words. Lower-casing covers Latin (ASCII,
 // Latin-1, Latin Extended-A), Greek and Cyrillic (incl. Ѝ, Ѐ, Ѣ, Ѫ), so "София" and "СОФИЯ" are one word.
+#include <bg2vec/core/utf8.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,40 +13,6 @@
 
 namespace bg2vec::eval {
 
-// Decodes the code point at text[pos] and advances pos; malformed input yields U+FFFD, one byte at a time.
-inline char32_t next_code_point(std::string_view text, size_t& pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(pos);
-  int length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
-  if (length == 0 || pos + size_t(length) > text.size()) { ++pos; return U'\uFFFD'; }
-  char32_t cp = length == 1 ? lead : lead & (0x7F >> length);
-  for (int i = 1; i < length; ++i) {
-    if ((byte(pos + size_t(i)) & 0xC0) != 0x80) { ++pos; return U'\uFFFD'; }
-    cp = (cp << 6) | (byte(pos + size_t(i)) & 0x3F);
-  }
-  static constexpr char32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-  pos += size_t(length);
-  if (cp < smallest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return U'\uFFFD';
-  return cp;
-}
-
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 inline char32_t to_lower(char32_t c) {
   const auto in = [c](char32_t lo, char32_t hi) { return c >= lo && c <= hi; };

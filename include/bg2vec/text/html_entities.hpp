@@ -1,31 +1,14 @@
 #pragma once
 // HTML character references in wikitext (`&nbsp;`, `&ndash;`, `&#8212;`, `&#x2014;`) decoded to UTF-8.
 // The named table covers what Wikipedia articles use; an unknown name is left as written.
+#include <bg2vec/core/utf8.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 namespace bg2vec::text {
-
-inline void append_utf8(std::string& out, uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;   // not a character
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 inline const std::unordered_map<std::string_view, uint32_t>& named_entities() {
   static const std::unordered_map<std::string_view, uint32_t> table = {
