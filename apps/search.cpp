@@ -32,7 +32,7 @@ std::vector<std::string> read_queries(const po::variables_map& vm) {
 // At most `limit` characters (code points, not bytes: Cyrillic takes two bytes each).
 std::string snippet(const std::string& text, size_t limit) {
   size_t pos = 0;
-  for (size_t chars = 0; pos < text.size() && chars < limit; ++chars) eval::next_code_point(text, pos);
+  for (size_t chars = 0; pos < text.size() && chars < limit; ++chars) next_code_point(text, pos);
   return pos < text.size() ? text.substr(0, pos) + "…" : text;
 }
 
