@@ -7,6 +7,7 @@
 // an empty query, a qrels line that does not have three fields or an integer score.
 #include <bg2vec/core/error.hpp>
 #include <bg2vec/core/jsonl.hpp>
+#include <bg2vec/eval/tsv.hpp>
 #include <bg2vec/index/passage_store.hpp>
 
 #include <charconv>
@@ -70,13 +71,7 @@ inline Qrels load_qrels(const std::filesystem::path& file) {
   for (size_t number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    std::vector<std::string> fields;
-    for (size_t start = 0;;) {
-      const size_t tab = line.find('\t', start);
-      fields.push_back(line.substr(start, tab - start));
-      if (tab == std::string::npos) break;
-      start = tab + 1;
-    }
+    const std::vector<std::string> fields = split_tabs(line);
     const std::string where = file.string() + ":" + std::to_string(number);
     if (fields.size() != 3) fail(where, "expected query-id<TAB>corpus-id<TAB>score, got " +
                                             std::to_string(fields.size()) + " field(s)");
