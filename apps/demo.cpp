@@ -20,7 +20,7 @@ struct DemoSettings {
   int ntp_steps = 700, ntp_batch = 32;          // ~1.4M tokens, about 4 epochs of the training text
   int mntp_steps = 150, mntp_batch = 32;
   int simcse_steps = 60, simcse_batch = 64;
-  float ntp_lr = 2e-3f, mntp_lr = 5e-4f, simcse_lr = 1e-4f, simcse_dropout = 0.1f;
+  float ntp_lr = 2e-3f, mntp_lr = 5e-4f, simcse_lr = 3e-4f, simcse_dropout = 0.1f;   // chosen on dev-fragments (docs/demo.md)
   float mask_rate = 0.2f;
   std::string mask_mode = "bert";
   size_t max_queries = 500;
@@ -65,6 +65,14 @@ io::ModelConfig decoder_config(const DemoSettings& s) {
   return c;
 }
 
+EncoderSettings settings(const std::string& attention, const std::string& pooling) {
+  EncoderSettings e;
+  e.attention = attention;
+  e.pooling = pooling;
+  e.skip_bos = pooling != "bos";       // BOS carries no content: left out of every pooling but BOS's own
+  return e;
+}
+
 std::vector<std::string> train_args(const std::string& objective, const std::string& from_flag, const fs::path& from,
                                     const fs::path& out, int steps, int batch, int seq_len, float lr, uint64_t seed) {
   return {"train", "--objective", objective, from_flag, from.string(), "--out", out.string(),
@@ -81,6 +89,8 @@ int demo_command(const Args& args) {
       ("ntp-steps", po::value<int>(), "NTP pretraining steps")
       ("mntp-steps", po::value<int>(), "MNTP steps")
       ("simcse-steps", po::value<int>(), "SimCSE steps")
+      ("eval-set", po::value<std::vector<std::string>>()->composing(),
+       "another BEIR folder (e.g. news from `bg2vec data make-retrieval`) to evaluate every stage on; repeatable")
       ("batch-size", po::value<int>()->default_value(32), "encoding batch size during evaluation");
   po::variables_map vm;
   if (!parse("demo", "Run the LLM2Vec recipe end to end on the embedded Bulgarian data and write a report.", options, args, vm))
@@ -91,6 +101,19 @@ int demo_command(const Args& args) {
   if (vm.count("simcse-steps")) s.simcse_steps = vm["simcse-steps"].as<int>();
   require(s.ntp_steps > 0 && s.mntp_steps > 0 && s.simcse_steps > 0, "step counts must be positive");
   const fs::path out = vm["out"].as<std::string>(), data = vm["data"].as<std::string>();
+  // The user's own sets are checked before hours of training, not after.
+  std::vector<demo::EvalSet> extra_sets;
+  if (vm.count("eval-set"))
+    for (const auto& dir : vm["eval-set"].as<std::vector<std::string>>()) {
+      const eval::BeirDataset check = eval::load_beir(dir);
+      const fs::path folder = fs::path(dir).lexically_normal();
+      const std::string name = (folder.has_filename() ? folder : folder.parent_path()).filename().string();
+      for (const auto& taken : {"wiki-fragments", "wiki-continuations", "dev-fragments"})
+        require(name != taken, "--eval-set " + dir + ": the name '" + name + "' is one of the demo's own sets; rename the folder");
+      for (const auto& other : extra_sets)
+        require(name != other.name, "--eval-set " + dir + ": two sets named '" + name + "'");
+      extra_sets.push_back({name, "given with --eval-set " + dir, dir, check.queries.size(), check.corpus.size()});
+    }
   const fs::path work = out / "data";
   fs::create_directories(work);
   demo::Report report(out, s.json());
@@ -126,6 +149,7 @@ int demo_command(const Args& args) {
   ntp.insert(ntp.end(), {"--shards", (work / "shards").string(), "--tokenizer", tokenizer.string(), "--warmup",
                          std::to_string(std::max(1, s.ntp_steps / 20)), "--val-every", std::to_string(std::max(1, s.ntp_steps / 10))});
   run_bg2vec(ntp);
+  settings("causal", "mean").save(out / "causal");   // each folder serves as its report row was measured
   report.end_stage(out / "causal" / "train_log.jsonl");
 
   // 3. Bidirectional attention + masked next-token prediction (full fine-tuning: the model is small).
@@ -134,6 +158,7 @@ int demo_command(const Args& args) {
   mntp.insert(mntp.end(), {"--shards", (work / "shards").string(), "--mask-rate", demo::short_number(s.mask_rate),
                            "--mask-mode", s.mask_mode, "--warmup", std::to_string(std::max(1, s.mntp_steps / 10))});
   run_bg2vec(mntp);
+  settings("bidirectional", "mean").save(out / "mntp");
   report.end_stage(out / "mntp" / "train_log.jsonl");
 
   // 4. Unsupervised SimCSE on the MNTP model (the final encoder), and with the same budget on the
@@ -143,6 +168,7 @@ int demo_command(const Args& args) {
     a.insert(a.end(), {"--text-file", (work / "simcse.txt").string(), "--dropout", demo::short_number(s.simcse_dropout),
                        "--attention", attention});
     run_bg2vec(a);
+    settings(attention, "mean").save(to);
   };
   report.begin_stage("simcse", "SimCSE on bidirectional + MNTP (seeds 1, 2)");
   simcse(out / "mntp", out / "encoder", "bidirectional", seeds[0]);
@@ -155,13 +181,6 @@ int demo_command(const Args& args) {
 
   // 5. Every stage on every held-out set.
   report.begin_stage("evaluate", "BM25 and every encoder on the held-out sets");
-  auto settings = [](const std::string& attention, const std::string& pooling) {
-    EncoderSettings e;
-    e.attention = attention;
-    e.pooling = pooling;
-    e.skip_bos = pooling != "bos";     // BOS carries no content: left out of every pooling but BOS's own
-    return e;
-  };
   const std::vector<demo::StageSpec> stages = {
       {"bm25", {}, {}, "Okapi BM25 (k1 1.2, b 0.75) over lower-cased words"},
       {"causal-mean", out / "causal", settings("causal", "mean"), "NTP decoder, causal, mean"},
@@ -176,7 +195,10 @@ int demo_command(const Args& args) {
       {"mntp-simcse-mean", out / "runs" / "mntp-simcse-seed2", settings("bidirectional", "mean"), ""},
       {"causal-simcse-mean", out / "runs" / "causal-simcse-seed2", settings("causal", "mean"), ""},
   };
-  for (const auto& set : corpus.eval_sets) {
+  std::vector<demo::EvalSet> sets = corpus.eval_sets;
+  sets.push_back(corpus.dev_set);
+  sets.insert(sets.end(), extra_sets.begin(), extra_sets.end());
+  for (const auto& set : sets) {
     const eval::BeirDataset dataset = eval::load_beir(set.dir);
     std::map<std::string, std::vector<std::vector<double>>> per_seed;   // stage -> seed -> per-query nDCG@10
     for (const auto& stage : stages) {

@@ -7,6 +7,8 @@
 //                       (lexical overlap: BM25's home ground, and what SimCSE's views teach)
 //   wiki-continuations  query = the first half of a sentence; relevant = its second half (no shared
 //                       words to lean on: the inverse cloze task at sentence level)
+// A third slice of held-out sentences makes `dev-fragments`, built like wiki-fragments: the demo's
+// settings are chosen on it, so the two test sets stay untouched by tuning.
 #include <bg2vec/core/atomic_file.hpp>
 #include <bg2vec/data/split.hpp>
 #include <bg2vec/text/articles.hpp>
@@ -20,7 +22,8 @@
 namespace bg2vec::demo {
 
 struct CorpusOptions {
-  double held_out_fraction = 0.12;     // of the sentences, kept out of every stage
+  double held_out_fraction = 0.12;     // of the sentences, kept out of every stage: the test sets
+  double dev_fraction = 0.04;          // of the sentences, kept out of every stage: the dev set
   size_t max_queries = 500;            // per retrieval set
   size_t min_query_sentence_words = 8; // a shorter sentence makes no query
 };
@@ -34,7 +37,8 @@ struct EvalSet {
 struct DemoCorpus {
   std::filesystem::path train_text;    // articles.jsonl: one training "article" per sentence
   size_t train_sentences = 0, held_out_sentences = 0, dropped_lines = 0;
-  std::vector<EvalSet> eval_sets;
+  std::vector<EvalSet> eval_sets;      // the test sets, the primary one first
+  EvalSet dev_set;                     // for choosing settings
 };
 
 namespace corpus_detail {
@@ -105,30 +109,39 @@ inline DemoCorpus build_demo_corpus(const std::filesystem::path& sentences_file,
                     out / "eval" / "wiki-fragments"};
   EvalSet continuations{"wiki-continuations", "query: the first half of a held-out Wikipedia sentence; relevant: its second half",
                         out / "eval" / "wiki-continuations"};
-  BeirWriter fragment_set(fragments.dir), continuation_set(continuations.dir);
+  EvalSet dev{"dev-fragments", "like wiki-fragments, from other held-out sentences: where the settings were chosen",
+             out / "eval" / "dev-fragments"};
+  BeirWriter fragment_set(fragments.dir), continuation_set(continuations.dir), dev_writer(dev.dir);
+  // A fragment-set document; when long enough, a query: a contiguous half of its words at a hashed offset.
+  auto add_fragment = [&](EvalSet& set, BeirWriter& writer, const std::string& id, const std::string& line,
+                          const std::vector<std::string>& w, uint64_t h) {
+    writer.document(id, line);
+    ++set.documents;
+    if (w.size() >= options.min_query_sentence_words && set.queries < options.max_queries) {
+      const size_t span = (w.size() + 1) / 2, start = (h >> 8) % (w.size() - span + 1);
+      writer.query("q" + id, join(w, start, start + span), id);
+      ++set.queries;
+    }
+  };
 
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
     const auto w = words(line);
     if (is_debris(line, w.size())) { ++result.dropped_lines; continue; }
     const uint64_t h = data::stable_hash(line);
-    const bool held_out = double(h >> 11) * 0x1.0p-53 < options.held_out_fraction;
+    const double u = double(h >> 11) * 0x1.0p-53;
     const std::string id = "s" + std::to_string(i);
-    if (!held_out) {
+    if (u >= options.held_out_fraction + options.dev_fraction) {
       train.stream() << text::article_json_line({id, "", line});
       ++result.train_sentences;
       continue;
     }
     ++result.held_out_sentences;
     const bool long_enough = w.size() >= options.min_query_sentence_words;
-    if (h & 1) {                       // every held-out sentence is a document of the fragment set
-      fragment_set.document(id, line);
-      ++fragments.documents;
-      if (long_enough && fragments.queries < options.max_queries) {
-        const size_t span = (w.size() + 1) / 2, start = (h >> 8) % (w.size() - span + 1);
-        fragment_set.query("q" + id, join(w, start, start + span), id);
-        ++fragments.queries;
-      }
+    if (u >= options.held_out_fraction) {
+      add_fragment(dev, dev_writer, id, line, w, h);
+    } else if (h & 1) {                // every such held-out sentence is a document of the fragment set
+      add_fragment(fragments, fragment_set, id, line, w, h);
     } else if (long_enough) {          // long ones give a (first half, second half) pair
       const size_t half = w.size() / 2;
       continuation_set.document(id, join(w, half, w.size()));
@@ -147,7 +160,9 @@ inline DemoCorpus build_demo_corpus(const std::filesystem::path& sentences_file,
   train.commit();
   fragment_set.commit();
   continuation_set.commit();
+  dev_writer.commit();
   result.eval_sets = {fragments, continuations};
+  result.dev_set = dev;
   return result;
 }
 
