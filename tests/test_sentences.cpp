@@ -47,6 +47,12 @@ TEST_CASE("a newline always ends a sentence; spaces are trimmed") {
   CHECK(split_sentences("").empty());
 }
 
+TEST_CASE("malformed UTF-8 is carried through, never read past the end") {
+  // A stray continuation byte, a lead byte cut short by a space, and a lead byte as the very last byte.
+  const std::string text = "Край\x80. Нов \xD0 път. Пак\xD0";
+  CHECK(split_sentences(text) == Sentences{"Край\x80.", "Нов \xD0 път.", "Пак\xD0"});
+}
+
 TEST_CASE("SimCSE units: sentences within the length limits, counted in characters, not bytes") {
   const std::string long_unit = std::string(69, 'x') + ".";
   const std::string text = "Кратко. Това изречение е достатъчно дълго за единица. Описание\n" + long_unit;

@@ -11,6 +11,8 @@
 //   - a one- or two-digit number, as in list numbering "1. Иван".
 // A number like "3.5" or a date like "31.III.1916" has no space after its dots and is never split.
 // Paragraph breaks (newlines) always end a sentence.
+#include <bg2vec/core/utf8.hpp>
+
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -30,15 +32,12 @@ inline const std::unordered_set<std::string_view>& abbreviations() {
   return set;
 }
 
-// The code point at s[i] and its length in bytes (1 for a malformed byte).
+// The code point at s[i] and its length in bytes (malformed input: U+FFFD, one byte).
 inline char32_t decode_at(std::string_view s, size_t i, size_t& length) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  length = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-  if (i + length > s.size()) { length = 1; return c; }
-  if (length == 1) return c;
-  char32_t cp = c & (0xFF >> (length + 1));
-  for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  return cp;
+  size_t end = i;
+  const char32_t c = next_code_point(s, end);
+  length = end - i;
+  return c;
 }
 
 inline bool is_upper(char32_t c) {
@@ -60,14 +59,10 @@ inline bool is_closing(char32_t c) { return c == U'“' || c == U'”' || c == '
 inline std::string lower_ascii_cyrillic(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size();) {
-    size_t n;
-    char32_t c = decode_at(s, i, n);
+    char32_t c = next_code_point(s, i);
     if (c >= 'A' && c <= 'Z') c += 32;
     else if (c >= 0x410 && c <= 0x42F) c += 0x20;
-    if (c < 0x80) out += char(c);
-    else if (n == 2 && c < 0x800) { out += char(0xC0 | (c >> 6)); out += char(0x80 | (c & 0x3F)); }
-    else out.append(s.substr(i, n));
-    i += n;
+    append_utf8(out, c);
   }
   return out;
 }
