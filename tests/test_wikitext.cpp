@@ -90,6 +90,13 @@ TEST_CASE("magic words, rules and empty parentheses left by removed templates va
   CHECK(clean_wikitext("Иван Вазов ({{роден|1850}}) е писател.") == "Иван Вазов е писател.");
 }
 
+TEST_CASE("<nowiki> content is text: braces, brackets and pipes in it are not markup") {
+  CHECK(clean_wikitext("Пишете <nowiki>{{шаблон|x}}</nowiki> и [[връзка]].") == "Пишете {{шаблон|x}} и връзка.");
+  CHECK(clean_wikitext("Отваря с <nowiki>{{</nowiki>.\n\nСледващ абзац.") == "Отваря с {{.\nСледващ абзац.");
+  CHECK(clean_wikitext("Код <NoWiki>[[не е връзка]] <b>x</b></NoWiki> край") == "Код [[не е връзка]] <b>x</b> край");
+  CHECK(clean_wikitext("Празно<nowiki/>слято") == "Празнослято");
+}
+
 TEST_CASE("unbalanced markup: an unclosed link stays as written, an unclosed template ends the text") {
   CHECK(clean_wikitext("А [[незатворена връзка") == "А [[незатворена връзка");
   CHECK(clean_wikitext("А }} Б") == "А }} Б");

@@ -4,7 +4,8 @@
 // The cleaner runs a few linear passes, each undoing one kind of markup, in the order that keeps
 // them independent: comments (which may hide anything), then tag-delimited elements (<ref>, <math>,
 // <gallery>: dropped with their content; other HTML tags: dropped, content kept), then templates and
-// tables (nested to any depth, also inside each other), then internal links, then external links,
+// tables (nested to any depth, also inside each other; <nowiki> content is escaped first so that it
+// stays text), then internal links, then external links,
 // and finally the line-level markup (headings, lists, bold/italic quotes, magic words, entities,
 // whitespace). What a reader would not see as prose is removed: templates (except a few that only
 // wrap text, like {{lang|en|...}}), tables, files and images, categories, interlanguage links.
@@ -133,7 +134,25 @@ inline bool parse_tag(std::string_view s, size_t i, Tag& tag) {
   return true;
 }
 
-// Drops non-prose elements with their content, and every other tag (keeping its content).
+// <nowiki> content is text, not markup: its markup characters become character references, which
+// the later passes leave alone and the last one decodes ("<nowiki>{{</nowiki>" must not open a
+// template that would swallow the rest of the page).
+inline void append_literal(std::string& out, std::string_view content) {
+  for (const char c : content) {
+    switch (c) {
+      case '{': out += "&#123;"; break;
+      case '}': out += "&#125;"; break;
+      case '[': out += "&#91;"; break;
+      case ']': out += "&#93;"; break;
+      case '|': out += "&#124;"; break;
+      case '<': out += "&lt;"; break;
+      default: out += c;
+    }
+  }
+}
+
+// Drops non-prose elements with their content, <nowiki> tags (keeping their content as text), and
+// every other tag (keeping its content).
 inline std::string strip_tags(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -146,11 +165,15 @@ inline std::string strip_tags(std::string_view s) {
     if (!parse_tag(s, lt, tag)) { out += '<'; i = lt + 1; continue; }
     i = tag.end;
     if (tag.name == "br") { out += ' '; continue; }
-    if (tag.closing || tag.self_closing || !is_dropped_element(tag.name)) continue;
+    const bool literal = tag.name == "nowiki";
+    if (tag.closing || tag.self_closing || !(literal || is_dropped_element(tag.name))) continue;
     // Find the matching close tag, case-insensitively; without one only the opening tag goes.
     for (size_t k = s.find("</", i); k != std::string_view::npos; k = s.find("</", k + 2)) {
       Tag close;
-      if (parse_tag(s, k, close) && close.name == tag.name) { i = close.end; break; }
+      if (!parse_tag(s, k, close) || close.name != tag.name) continue;
+      if (literal) append_literal(out, s.substr(i, k - i));
+      i = close.end;
+      break;
     }
   }
   return out;
