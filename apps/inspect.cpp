@@ -45,7 +45,8 @@ int inspect(const Args& args) {
   // Inference keeps one layer of activations; training keeps all (see nn/activations.hpp).
   const double n = double(B) * T;
   const double per_layer = n * c.hidden_size * 4 + n * 2 + n * (c.q_dim() * 2 + c.kv_dim() * 2) +
-                           double(B) * c.num_heads * T * T + n * c.intermediate_size * 3;
+                           double(B) * c.num_heads * T * T + n * c.intermediate_size * 3 +
+                           (c.post_norms() ? n * c.hidden_size * 2 + n * 2 : 0);
   const double inference = 4 * (params + per_layer + n * c.hidden_size * 2 + n);
   const double training = 4 * (4 * params + per_layer * c.num_layers + n * c.hidden_size * 2 + n + n * c.vocab_size);
 
@@ -54,11 +55,24 @@ int inspect(const Args& args) {
   std::printf("vocabulary       %d\n", c.vocab_size);
   std::printf("hidden           %d (head_dim %d, %d heads, %d kv heads: GQA %d:1)\n", c.hidden_size, c.head_dim, c.num_heads,
               c.num_kv_heads, c.num_heads / c.num_kv_heads);
-  std::printf("feed-forward     %d (SwiGLU)\n", c.intermediate_size);
+  std::printf("feed-forward     %d (%s)\n", c.intermediate_size, c.activation() == io::Activation::GeluTanh ? "GeGLU, gelu tanh" : "SwiGLU");
   std::printf("layers           %d\n", c.num_layers);
   std::printf("rope_theta       %g\n", c.rope_theta);
   std::printf("rms_norm_eps     %g\n", c.rms_norm_eps);
-  std::printf("sliding window   %s\n", c.sliding_window ? std::to_string(*c.sliding_window).c_str() : "none");
+  std::string window = "none";
+  if (c.sliding_window) {
+    int sliding = 0;
+    for (int l = 0; l < c.num_layers; ++l) sliding += c.window_of_layer(l).has_value();
+    window = std::to_string(*c.sliding_window) + " (causal attention, " + std::to_string(sliding) + " of " +
+             std::to_string(c.num_layers) + " layers)";
+  }
+  std::printf("sliding window   %s\n", window.c_str());
+  if (c.is_gemma2()) {
+    auto cap = [](const std::optional<double>& v) { return v ? std::to_string(int(*v)) : std::string("none"); };
+    std::printf("gemma-2          embeddings x %.4g, norms x (1 + w) also on attention/MLP outputs, scores x %.4g, "
+                "soft-caps: attention %s, logits %s\n",
+                c.embedding_scale(), c.attention_scale(), cap(c.attn_logit_softcapping).c_str(), cap(c.final_logit_softcapping).c_str());
+  }
   std::printf("embeddings       %s\n", c.tie_word_embeddings ? "tied to lm_head" : "separate lm_head");
   std::printf("parameters       %.0f (%.2fM)\n", params, params / 1e6);
   std::printf("stored as        ");

@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 
 namespace bg2vec::test {
@@ -24,6 +27,29 @@ inline double relative_error(std::span<const float> actual, std::span<const floa
   }
   return scale > 0 ? diff / scale : diff;
 }
+
+// The Hugging Face reference fixtures (tests/fixtures/hf/<name>), as types so that a parity test can run
+// the same case on each with TEST_CASE_TEMPLATE.
+struct MistralDev { static constexpr const char* name = "mistral-dev"; };
+struct Gemma2Dev { static constexpr const char* name = "gemma2-dev"; };
+
+// reference.safetensors of a fixture, opened once.
+inline const io::SafetensorsFile& hf_reference(const std::string& fixture_name) {
+  static std::map<std::string, std::unique_ptr<io::SafetensorsFile>> files;
+  auto& file = files[fixture_name];
+  if (!file) file = std::make_unique<io::SafetensorsFile>(fixture("hf/" + fixture_name + "/reference.safetensors"));
+  return *file;
+}
+
+// The fixtures' causal_* and ntp_* references use a custom mask: causal AND key padding, without
+// Gemma-2's sliding window (see tests/fixtures/hf/README.md). Comparing them with `Causal`, which honours
+// the window as transformers' default mask does, would compare unlike things; this policy is that custom
+// mask. (mistral-dev has no window, so there it is `Causal` itself.)
+struct CausalWithoutWindow {
+  static constexpr std::string_view name = "causal-without-window";
+  static constexpr bool honours_sliding_window = false;
+  static constexpr bool sees(int query, int key) { return key <= query; }
+};
 
 inline std::span<const float> span_of(const Eigen::Ref<const Matrix>& m) {
   return {m.data(), size_t(m.size())};

@@ -50,6 +50,28 @@ TEST_CASE("encode --ids writes the embeddings and logits that transformers compu
   }
 }
 
+// Bidirectional only for the embeddings: the causal_* references have no sliding window, while
+// `--attention causal` honours Gemma-2's window, as transformers' default mask does (default_logits,
+// rows 0-1; row 2 is NaN there, see test_forward_parity).
+TEST_CASE("encode --ids on a Gemma-2 folder writes what transformers computes") {
+  test::TempDir dir("cli-encode-gemma2");
+  const std::string model = test::fixture("hf/gemma2-dev").string(), batch = model + "/reference.safetensors";
+  const io::SafetensorsFile reference(batch);
+  const auto out = (dir / "e.safetensors").string();
+  Run r = run("encode --model " + model + " --ids " + batch + " --attention bidirectional --pooling mean --logits --out " + out, dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  {
+    const io::SafetensorsFile result(out);
+    CHECK(test::relative_error(result.read_float32("embeddings"), reference.read_float32("bidir_mean_pool")) < 1e-4);
+    CHECK(test::relative_error(result.read_float32("logits"), reference.read_float32("bidir_logits")) < 1e-4);
+  }
+  r = run("encode --model " + model + " --ids " + batch + " --attention causal --pooling last --logits --out " + out, dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const io::SafetensorsFile result(out);
+  const auto rows_0_1 = [](std::span<const float> t) { return t.first(t.size() / 3 * 2); };
+  CHECK(test::relative_error(rows_0_1(result.read_float32("logits")), rows_0_1(reference.read_float32("default_logits"))) < 1e-4);
+}
+
 TEST_CASE("encode refuses bad arguments with one clear line and a non-zero exit") {
   test::TempDir dir("cli-encode-bad");
   const std::string out = (dir / "e.safetensors").string();
@@ -90,4 +112,16 @@ TEST_CASE("inspect describes the model folder") {
   CHECK(r.output.find("parameters       135488") != std::string::npos);
   CHECK(r.output.find("4 heads, 2 kv heads") != std::string::npos);
   CHECK(r.output.find("F32: 135488") != std::string::npos);
+}
+
+TEST_CASE("inspect describes a Gemma-2 folder") {
+  test::TempDir dir("cli-inspect-gemma2");
+  const Run r = run("inspect --model " + test::fixture("hf/gemma2-dev").string(), dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(r.output.find("Gemma2ForCausalLM") != std::string::npos);
+  CHECK(r.output.find("parameters       98880") != std::string::npos);
+  CHECK(r.output.find("128 (GeGLU, gelu tanh)") != std::string::npos);
+  CHECK(r.output.find("sliding window   8 (causal attention, 1 of 2 layers)") != std::string::npos);
+  CHECK(r.output.find("soft-caps: attention 50, logits 30") != std::string::npos);
+  CHECK(r.output.find("tied to lm_head") != std::string::npos);
 }

@@ -186,6 +186,107 @@ TEST_CASE("config.json that we do not support is refused by name") {
   }
 }
 
+nlohmann::json gemma2_config() {
+  std::ifstream in(test::fixture("hf/gemma2-dev/config.json"));
+  return nlohmann::json::parse(in);
+}
+
+TEST_CASE("a Gemma-2 config.json gives Gemma-2's traits") {
+  auto j = gemma2_config();
+  const auto c = io::parse_config(j, "config.json");
+  CHECK(c.is_gemma2());
+  CHECK(c.embedding_scale() == 8.0f);                  // sqrt(hidden_size 64)
+  CHECK(c.norm_weight_offset() == 1.0f);
+  CHECK(c.post_norms());
+  CHECK(c.activation() == io::Activation::GeluTanh);
+  CHECK(c.attention_scale() == 0.25f);                 // query_pre_attn_scalar 16
+  CHECK(c.attn_logit_softcapping == 50.0);
+  CHECK(c.final_logit_softcapping == 30.0);
+  CHECK(c.tie_word_embeddings);
+  CHECK(c.window_of_layer(0) == 8);
+  CHECK(c.window_of_layer(1) == std::nullopt);
+  SUBCASE("transformers 4 layout: no layer_types, even layers slide; hidden_act, null soft-caps") {
+    j.erase("layer_types");
+    j.erase("hidden_activation");
+    j["hidden_act"] = "gelu_pytorch_tanh";
+    j["final_logit_softcapping"] = nullptr;
+    const auto d = io::parse_config(j, "config.json");
+    CHECK(d.window_of_layer(0) == 8);
+    CHECK(d.window_of_layer(1) == std::nullopt);
+    CHECK_FALSE(d.final_logit_softcapping.has_value());
+  }
+  SUBCASE("Mistral keeps its defaults: every layer slides, no scale, no offset") {
+    auto m = fixture_config();
+    m["sliding_window"] = 4;
+    const auto d = io::parse_config(m, "config.json");
+    CHECK(d.window_of_layer(1) == 4);
+    CHECK(d.embedding_scale() == 1.0f);
+    CHECK(d.norm_weight_offset() == 0.0f);
+    CHECK_FALSE(d.post_norms());
+    CHECK(d.attention_scale() == doctest::Approx(0.25));
+  }
+}
+
+TEST_CASE("Gemma-2 configs we do not implement are refused by name") {
+  auto j = gemma2_config();
+  auto error = [&] { return error_of([&] { io::parse_config(j, "dir/config.json"); }); };
+  SUBCASE("Gemma-3 and Gemma-1") {
+    j["architectures"] = {"Gemma3ForCausalLM"};
+    CHECK(error().find("dir/config.json: unsupported architecture Gemma3ForCausalLM") == 0);
+    j["architectures"] = {"GemmaForCausalLM"};
+    CHECK(error().find("unsupported architecture GemmaForCausalLM") != std::string::npos);
+  }
+  SUBCASE("another activation") {
+    j["hidden_activation"] = "gelu";
+    CHECK(error() == "dir/config.json: hidden_activation \"gelu\" is not supported for Gemma2ForCausalLM (only gelu_pytorch_tanh)");
+  }
+  SUBCASE("biases") {
+    j["attention_bias"] = true;
+    CHECK(error() == "dir/config.json: attention_bias = true is not supported (bias-free layers only)");
+  }
+  SUBCASE("another rope type") {
+    j["rope_parameters"]["rope_type"] = "linear";
+    CHECK(error().find("rope_type \"linear\" is not supported") != std::string::npos);
+  }
+  SUBCASE("no query_pre_attn_scalar") {
+    j.erase("query_pre_attn_scalar");
+    CHECK(error().find("dir/config.json: missing required field \"query_pre_attn_scalar\"") == 0);
+  }
+  SUBCASE("a soft-cap that is not a positive number") {
+    j["attn_logit_softcapping"] = -1;
+    CHECK(error().find("\"attn_logit_softcapping\" must be null or a positive number") != std::string::npos);
+  }
+  SUBCASE("a layer type we do not know, or one too few") {
+    j["layer_types"] = {"sliding_attention", "chunked_attention"};
+    CHECK(error().find("layer_types entry \"chunked_attention\" is not supported") != std::string::npos);
+    j["layer_types"] = {"sliding_attention"};
+    CHECK(error().find("layer_types must list one type per layer (2)") != std::string::npos);
+  }
+  SUBCASE("bidirectional attention baked into the config") {
+    j["use_bidirectional_attention"] = true;
+    CHECK(error().find("use_bidirectional_attention") != std::string::npos);
+  }
+}
+
+TEST_CASE("a Gemma-2 model saves and loads back unchanged (four norms per layer, tied embeddings)") {
+  const Model model = load_model(test::fixture("hf/gemma2-dev"));
+  CHECK(model.layout().contains("model.layers.1.pre_feedforward_layernorm.weight"));
+  CHECK(model.layout().contains("model.layers.1.post_feedforward_layernorm.weight"));
+  CHECK_FALSE(model.layout().contains("lm_head.weight"));
+  test::TempDir dir("io-gemma2");
+  save_model(model, dir.path);
+  const Model back = load_model(dir.path);
+  CHECK(back.parameters() == model.parameters());
+  std::ifstream in(dir / "config.json");
+  const auto j = nlohmann::json::parse(in);
+  CHECK(j["model_type"] == "gemma2");
+  CHECK(j["hidden_activation"] == "gelu_pytorch_tanh");
+  CHECK_FALSE(j.contains("hidden_act"));
+  CHECK(j["layer_types"] == nlohmann::json{"sliding_attention", "full_attention"});
+  CHECK(j["query_pre_attn_scalar"] == 16.0);
+  CHECK(j["final_logit_softcapping"] == 30.0);
+}
+
 TEST_CASE("model weights that do not fit config.json are refused") {
   test::TempDir dir("io-model");
   copy_fixture_model(dir.path);

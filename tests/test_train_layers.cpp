@@ -65,24 +65,27 @@ TokenBatch small_batch(int B, int T, int vocab, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("rmsnorm backward: input and weight") {
-  Matrix x = random_matrix(5, 8, 1), w = random_matrix(8, 1, 2), R = random_matrix(5, 8, 3);
-  auto loss = [&] {
-    Matrix y(5, 8);
-    Vector rstd(5);
-    layers::rmsnorm_forward(x, Vector(w), 1e-5f, y, rstd);
-    return dot(y, R);
-  };
-  Matrix y(5, 8), dx = Matrix::Zero(5, 8);
-  Vector rstd(5), dw = Vector::Zero(8);
-  layers::rmsnorm_forward(x, Vector(w), 1e-5f, y, rstd);
-  layers::rmsnorm_backward(x, Vector(w), rstd, R, dx);
-  layers::rmsnorm_backward_weight(x, rstd, R, dw);
-  CHECK(fd_error(x, dx, loss) < kTolerance);
-  CHECK(fd_error(w, Matrix(dw), loss) < kTolerance);
+TEST_CASE("rmsnorm backward: input and weight, with weight offset 0 (Llama) and 1 (Gemma-2)") {
+  for (float offset : {0.0f, 1.0f}) {
+    CAPTURE(offset);
+    Matrix x = random_matrix(5, 8, 1), w = random_matrix(8, 1, 2), R = random_matrix(5, 8, 3);
+    auto loss = [&] {
+      Matrix y(5, 8);
+      Vector rstd(5);
+      layers::rmsnorm_forward(x, Vector(w), 1e-5f, y, rstd, offset);
+      return dot(y, R);
+    };
+    Matrix y(5, 8), dx = Matrix::Zero(5, 8);
+    Vector rstd(5), dw = Vector::Zero(8);
+    layers::rmsnorm_forward(x, Vector(w), 1e-5f, y, rstd, offset);
+    layers::rmsnorm_backward(x, Vector(w), rstd, R, dx, offset);
+    layers::rmsnorm_backward_weight(x, rstd, R, dw);
+    CHECK(fd_error(x, dx, loss) < kTolerance);
+    CHECK(fd_error(w, Matrix(dw), loss) < kTolerance);
+  }
 }
 
-TEST_CASE("linear and swiglu backward") {
+TEST_CASE("linear and the gated activations (SwiGLU, GeGLU) backward") {
   Matrix x = random_matrix(4, 6, 1), W = random_matrix(5, 6, 2), R = random_matrix(4, 5, 3);
   auto linear_loss = [&] { Matrix y(4, 5); layers::linear_forward(x, W, y); return dot(y, R); };
   Matrix dx(4, 6), dW = Matrix::Zero(5, 6);
@@ -92,11 +95,17 @@ TEST_CASE("linear and swiglu backward") {
   CHECK(fd_error(W, dW, linear_loss) < kTolerance);
 
   Matrix g = random_matrix(4, 7, 4, 2.0f), u = random_matrix(4, 7, 5), Ra = random_matrix(4, 7, 6);
-  auto swiglu_loss = [&] { Matrix a(4, 7); layers::swiglu_forward(g, u, a); return dot(a, Ra); };
+  auto swiglu_loss = [&] { Matrix a(4, 7); layers::gated_forward<layers::Silu>(g, u, a); return dot(a, Ra); };
   Matrix dg(4, 7), du(4, 7);
-  layers::swiglu_backward(g, u, Ra, dg, du);
+  layers::gated_backward<layers::Silu>(g, u, Ra, dg, du);
   CHECK(fd_error(g, dg, swiglu_loss) < kTolerance);
   CHECK(fd_error(u, du, swiglu_loss) < kTolerance);
+
+  auto geglu_loss = [&] { Matrix a(4, 7); layers::gated_forward<layers::GeluTanh>(g, u, a); return dot(a, Ra); };
+  layers::gated_backward<layers::GeluTanh>(g, u, Ra, dg, du);
+  CHECK(fd_error(g, dg, geglu_loss) < kTolerance);
+  CHECK(fd_error(u, du, geglu_loss) < kTolerance);
+  CHECK(layers::GeluTanh::value(1.0f) == doctest::Approx(0.8411920071).epsilon(1e-6));   // torch's gelu(1, "tanh")
 }
 
 TEST_CASE("rope backward is the inverse rotation") {
@@ -109,12 +118,15 @@ TEST_CASE("rope backward is the inverse rotation") {
   CHECK(fd_error(x, dx, loss) < kTolerance);
 }
 
-TEST_CASE_TEMPLATE("attention backward (GQA, padding, with and without dropout)", Attn, Causal, Bidirectional) {
+TEST_CASE_TEMPLATE("attention backward (GQA, padding, with and without dropout; Gemma-2's scale, soft-cap, window)", Attn,
+                   Causal, Bidirectional) {
   const int B = 2, T = 5, heads = 4, kv = 2, d = 4;
   const TokenBatch batch = small_batch(B, T, 10, 7);
-  const layers::AttentionShape shape{heads, kv, d, std::nullopt};
+  const layers::AttentionShape plain{heads, kv, d, std::nullopt, std::nullopt, std::nullopt}, gemma{heads, kv, d, 2, 0.7f, 1.5f};   // cap < |scores|
+  for (const auto& shape : {plain, gemma})
   for (float p : {0.0f, 0.3f}) {
     CAPTURE(p);
+    CAPTURE(shape.softcap.has_value());
     const Dropout dropout{p, 99};
     Matrix q = random_matrix(B * T, heads * d, 1), k = random_matrix(B * T, kv * d, 2), v = random_matrix(B * T, kv * d, 3);
     const Matrix R = random_matrix(B * T, heads * d, 4);
@@ -135,9 +147,9 @@ TEST_CASE_TEMPLATE("attention backward (GQA, padding, with and without dropout)"
 TEST_CASE("embedding, pooling, lm_head cross-entropy and InfoNCE backward") {
   const TokenBatch batch = small_batch(3, 4, 6, 11);
   Matrix table = random_matrix(6, 5, 1), R = random_matrix(12, 5, 2);
-  auto embed_loss = [&] { Matrix y(12, 5); layers::embedding_forward(batch, table, y); return dot(y, R); };
+  auto embed_loss = [&] { Matrix y(12, 5); layers::embedding_forward(batch, table, y, 2.5f); return dot(y, R); };
   Matrix dtable = Matrix::Zero(6, 5);
-  layers::embedding_backward(batch, R, dtable);
+  layers::embedding_backward(batch, R, dtable, 2.5f);   // Gemma-2's sqrt(hidden) scale
   CHECK(fd_error(table, dtable, embed_loss) < kTolerance);
 
   Matrix h = random_matrix(12, 5, 3), Rp = random_matrix(3, 5, 4);
@@ -152,9 +164,17 @@ TEST_CASE("embedding, pooling, lm_head cross-entropy and InfoNCE backward") {
   Matrix dh2 = Matrix::Zero(12, 5), dW = Matrix::Zero(7, 5);
   Eigen::Ref<Matrix> dh_ref(dh2);
   MatrixView dW_view(dW.data(), 7, 5);
-  layers::lm_head_cross_entropy(h, W, preds, 1.0f, &dh_ref, &dW_view, /*chunk=*/3);   // chunked like big vocabularies
+  layers::lm_head_cross_entropy(h, W, preds, 1.0f, &dh_ref, &dW_view, std::nullopt, /*chunk=*/3);   // chunked like big vocabularies
   CHECK(fd_error(h, dh2, ce_loss) < kTolerance);
   CHECK(fd_error(W, dW, ce_loss) < kTolerance);
+
+  // Gemma-2's final soft-cap inside the fused loss (cap below the logits' range, so it bends them)
+  auto capped_loss = [&] { return layers::lm_head_cross_entropy(h, W, preds, 0, nullptr, nullptr, 1.5f); };
+  dh2.setZero();
+  dW.setZero();
+  layers::lm_head_cross_entropy(h, W, preds, 1.0f, &dh_ref, &dW_view, 1.5f, /*chunk=*/3);
+  CHECK(fd_error(h, dh2, capped_loss) < kTolerance);
+  CHECK(fd_error(W, dW, capped_loss) < kTolerance);
 
   Matrix a = random_matrix(4, 6, 6), b = random_matrix(4, 6, 7);
   auto nce_loss = [&] { return layers::info_nce(a, b, 0.5f); };
@@ -186,8 +206,9 @@ TEST_CASE("LoRA backward: input, A and B, with dropout") {
   CHECK(fd_error(p->B.data(), size_t(p->B.size()), g.find(0, kQ)->B.data(), loss) < kTolerance);
 }
 
-TEST_CASE("activation checkpointing gives the same gradients as keeping every layer") {
-  Model model = load_model(test::fixture("hf/mistral-dev"));
+TEST_CASE_TEMPLATE("activation checkpointing gives the same gradients as keeping every layer", F, test::MistralDev,
+                   test::Gemma2Dev) {
+  Model model = load_model(test::fixture(std::string("hf/") + F::name));
   const TokenBatch tokens = small_batch(2, 9, model.config().vocab_size, 3);
   const Decoder<Causal> decoder(model);
   auto grads_with = [&](ActivationMemory memory) {

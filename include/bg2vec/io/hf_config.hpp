@@ -1,18 +1,24 @@
 #pragma once
-// Hugging Face `config.json` of the decoders we support (LlamaForCausalLM, MistralForCausalLM).
-// Everything that would change the math and that we do not implement is refused by name, never ignored.
+// Hugging Face `config.json` of the decoders we support (LlamaForCausalLM, MistralForCausalLM,
+// Gemma2ForCausalLM). Everything that would change the math and that we do not implement is refused by
+// name, never ignored.
 #include <bg2vec/core/atomic_file.hpp>
 #include <bg2vec/core/error.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bg2vec::io {
 
+// The gated MLP's activation: SwiGLU (Llama, Mistral) or GeGLU with gelu's tanh approximation (Gemma-2).
+enum class Activation { Silu, GeluTanh };
+
 struct ModelConfig {
-  std::string architecture;            // "MistralForCausalLM" or "LlamaForCausalLM"
+  std::string architecture;            // "MistralForCausalLM", "LlamaForCausalLM" or "Gemma2ForCausalLM"
   int vocab_size = 0;
   int hidden_size = 0;
   int intermediate_size = 0;
@@ -24,12 +30,31 @@ struct ModelConfig {
   double rms_norm_eps = 1e-6;
   bool tie_word_embeddings = false;
   int max_position_embeddings = 0;
-  std::optional<int> sliding_window;   // Mistral: keys further back than this are not seen (causal only)
+  std::optional<int> sliding_window;   // keys further back than this are not seen (causal only)
+  std::vector<bool> sliding_layers;    // which layers use the window (from layer_types; empty: all of them)
   int bos_token_id = 1, eos_token_id = 2, pad_token_id = 0;
+  // Gemma-2 only (the defaults are Llama/Mistral's, so a config built field by field is a Mistral):
+  double query_pre_attn_scalar = 0;    // attention scores are scaled by its -1/2 power (0: head_dim's)
+  std::optional<double> attn_logit_softcapping, final_logit_softcapping;   // cap * tanh(x / cap)
   nlohmann::json raw;                  // the file as read: saved back with only our changes applied
 
   int q_dim() const { return num_heads * head_dim; }
   int kv_dim() const { return num_kv_heads * head_dim; }
+
+  // The architecture's traits, each one branch of the decoder (nn/decoder.hpp).
+  bool is_gemma2() const { return architecture == "Gemma2ForCausalLM"; }
+  // Gemma-2 multiplies the embedding output by sqrt(hidden_size).
+  float embedding_scale() const { return is_gemma2() ? float(std::sqrt(double(hidden_size))) : 1.0f; }
+  // Gemma-2's RMSNorm computes x r (1 + w): its weights are stored as offsets from 1.
+  float norm_weight_offset() const { return is_gemma2() ? 1.0f : 0.0f; }
+  // Gemma-2 also normalises the attention and MLP outputs before each residual add.
+  bool post_norms() const { return is_gemma2(); }
+  Activation activation() const { return is_gemma2() ? Activation::GeluTanh : Activation::Silu; }
+  float attention_scale() const { return float(1.0 / std::sqrt(query_pre_attn_scalar > 0 ? query_pre_attn_scalar : head_dim)); }
+  std::optional<int> window_of_layer(int layer) const {
+    if (!sliding_layers.empty() && !sliding_layers[size_t(layer)]) return std::nullopt;
+    return sliding_window;
+  }
 };
 
 namespace detail {
@@ -46,9 +71,52 @@ inline int positive_int(const nlohmann::json& j, const std::filesystem::path& fi
   return v.get<int>();
 }
 
+inline std::optional<double> optional_positive(const nlohmann::json& j, const std::filesystem::path& file, const char* name) {
+  if (!j.contains(name) || j[name].is_null()) return std::nullopt;
+  if (!j[name].is_number() || !(j[name].get<double>() > 0))
+    fail(file, std::string("field \"") + name + "\" must be null or a positive number, got " + j[name].dump());
+  return j[name].get<double>();
+}
+
 inline int token_id(const nlohmann::json& j, const char* name, int fallback) {
   if (!j.contains(name) || !j[name].is_number_integer()) return fallback;   // null or a list: keep the default
   return j[name].get<int>();
+}
+
+// Gemma-2's own fields. Its activation is read from hidden_activation (what transformers uses), else
+// hidden_act; only the tanh-approximated gelu is implemented.
+inline void parse_gemma2(const nlohmann::json& j, const std::filesystem::path& file, ModelConfig& c) {
+  const char* act_field = j.contains("hidden_activation") && !j["hidden_activation"].is_null() ? "hidden_activation" : "hidden_act";
+  const std::string act = !j.contains(act_field) || j[act_field].is_null() ? "gelu_pytorch_tanh"
+                          : j[act_field].is_string()                      ? j[act_field].get<std::string>()
+                                                                          : j[act_field].dump();
+  if (act != "gelu_pytorch_tanh")
+    fail(file, std::string(act_field) + " \"" + act + "\" is not supported for Gemma2ForCausalLM (only gelu_pytorch_tanh)");
+  const auto scalar = optional_positive(j, file, "query_pre_attn_scalar");
+  if (!scalar) fail(file, "missing required field \"query_pre_attn_scalar\" (Gemma-2 scales attention scores by it)");
+  c.query_pre_attn_scalar = *scalar;
+  c.attn_logit_softcapping = optional_positive(j, file, "attn_logit_softcapping");
+  c.final_logit_softcapping = optional_positive(j, file, "final_logit_softcapping");
+  if (j.contains("use_bidirectional_attention") && j["use_bidirectional_attention"] == true)
+    fail(file, "use_bidirectional_attention = true is not supported (choose the attention policy when encoding instead)");
+}
+
+// layer_types (transformers 5) says which layers use the sliding window. Without it, Gemma-2 slides on
+// even layers (transformers 4's rule) and every other architecture on all layers.
+inline void parse_layer_types(const nlohmann::json& j, const std::filesystem::path& file, ModelConfig& c) {
+  if (j.contains("layer_types") && !j["layer_types"].is_null()) {
+    const auto& types = j["layer_types"];
+    if (!types.is_array() || types.size() != size_t(c.num_layers))
+      fail(file, "layer_types must list one type per layer (" + std::to_string(c.num_layers) + ")");
+    for (const auto& t : types) {
+      const std::string type = t.is_string() ? t.get<std::string>() : t.dump();
+      if (type != "sliding_attention" && type != "full_attention")
+        fail(file, "layer_types entry \"" + type + "\" is not supported (only sliding_attention and full_attention)");
+      c.sliding_layers.push_back(type == "sliding_attention");
+    }
+  } else if (c.is_gemma2()) {
+    for (int l = 0; l < c.num_layers; ++l) c.sliding_layers.push_back(l % 2 == 0);
+  }
 }
 
 }  // namespace detail
@@ -62,8 +130,9 @@ inline ModelConfig parse_config(const nlohmann::json& j, const std::filesystem::
   if (!archs.is_array() || archs.size() != 1 || !archs[0].is_string())
     fail(file, "\"architectures\" must list exactly one architecture");
   c.architecture = archs[0].get<std::string>();
-  if (c.architecture != "MistralForCausalLM" && c.architecture != "LlamaForCausalLM")
-    fail(file, "unsupported architecture " + c.architecture + " (supported: MistralForCausalLM, LlamaForCausalLM)");
+  if (c.architecture != "MistralForCausalLM" && c.architecture != "LlamaForCausalLM" && !c.is_gemma2())
+    fail(file, "unsupported architecture " + c.architecture +
+                   " (supported: MistralForCausalLM, LlamaForCausalLM, Gemma2ForCausalLM)");
 
   c.vocab_size = positive_int(j, file, "vocab_size");
   c.hidden_size = positive_int(j, file, "hidden_size");
@@ -103,13 +172,17 @@ inline ModelConfig parse_config(const nlohmann::json& j, const std::filesystem::
 
   for (const char* flag : {"attention_bias", "mlp_bias"})
     if (j.value(flag, false)) fail(file, std::string(flag) + " = true is not supported (bias-free layers only)");
-  const std::string act = j.value("hidden_act", std::string("silu"));
-  if (act != "silu") fail(file, "hidden_act \"" + act + "\" is not supported (only silu)");
+  if (c.is_gemma2()) parse_gemma2(j, file, c);
+  else {
+    const std::string act = j.value("hidden_act", std::string("silu"));
+    if (act != "silu") fail(file, "hidden_act \"" + act + "\" is not supported (only silu)");
+  }
   if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
     if (!j["sliding_window"].is_number_integer() || j["sliding_window"].get<int64_t>() <= 0)
       fail(file, "sliding_window must be null or a positive integer");
     c.sliding_window = j["sliding_window"].get<int>();
   }
+  parse_layer_types(j, file, c);
   c.bos_token_id = token_id(j, "bos_token_id", 1);
   c.eos_token_id = token_id(j, "eos_token_id", 2);
   c.pad_token_id = token_id(j, "pad_token_id", 0);
@@ -133,7 +206,7 @@ inline ModelConfig load_config(const std::filesystem::path& model_dir) {
 inline nlohmann::json to_json(const ModelConfig& c) {
   nlohmann::json j = c.raw.is_object() ? c.raw : nlohmann::json::object();
   j["architectures"] = {c.architecture};
-  j["model_type"] = c.architecture == "LlamaForCausalLM" ? "llama" : "mistral";
+  j["model_type"] = c.architecture == "LlamaForCausalLM" ? "llama" : c.is_gemma2() ? "gemma2" : "mistral";
   j["vocab_size"] = c.vocab_size;
   j["hidden_size"] = c.hidden_size;
   j["intermediate_size"] = c.intermediate_size;
@@ -142,7 +215,19 @@ inline nlohmann::json to_json(const ModelConfig& c) {
   j["num_key_value_heads"] = c.num_kv_heads;
   j["head_dim"] = c.head_dim;
   j["rms_norm_eps"] = c.rms_norm_eps;
-  j["hidden_act"] = "silu";
+  if (c.is_gemma2()) {
+    j["hidden_activation"] = "gelu_pytorch_tanh";
+    if (j.contains("hidden_act")) j["hidden_act"] = "gelu_pytorch_tanh";
+    j["query_pre_attn_scalar"] = c.query_pre_attn_scalar;
+    j["attn_logit_softcapping"] = c.attn_logit_softcapping ? nlohmann::json(*c.attn_logit_softcapping) : nlohmann::json(nullptr);
+    j["final_logit_softcapping"] = c.final_logit_softcapping ? nlohmann::json(*c.final_logit_softcapping) : nlohmann::json(nullptr);
+  } else {
+    j["hidden_act"] = "silu";
+  }
+  if (!c.sliding_layers.empty()) {
+    j["layer_types"] = nlohmann::json::array();
+    for (bool sliding : c.sliding_layers) j["layer_types"].push_back(sliding ? "sliding_attention" : "full_attention");
+  }
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   if (c.max_position_embeddings > 0) j["max_position_embeddings"] = c.max_position_embeddings;   // 0: not given
   j["sliding_window"] = c.sliding_window ? nlohmann::json(*c.sliding_window) : nlohmann::json(nullptr);

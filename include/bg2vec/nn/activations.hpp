@@ -25,7 +25,10 @@ struct LayerActivations {
   MatrixView x_mid;                    // [N, H]   residual stream after attention
   VectorView rstd_mlp;                 // [N]
   MatrixView xn_mlp;                   // [N, H]
-  MatrixView gate, up, act;            // [N, F]   act = silu(gate) * up
+  MatrixView gate, up, act;            // [N, F]   act = silu(gate) * up (Gemma-2: gelu(gate) * up)
+  // Gemma-2's post-norms: the branch outputs before their norm, and 1/rms of each (empty otherwise).
+  MatrixView attn_out, mlp_out;        // [N, H]
+  VectorView rstd_attn_out, rstd_mlp_out;   // [N]
 };
 
 enum class ActivationMemory { OneLayer, AllLayers, LayerInputs };
@@ -38,8 +41,10 @@ class Activations {
   Activations(const io::ModelConfig& c, int batch, int seq_len, ActivationMemory memory)
       : batch_(batch), seq_len_(seq_len), memory_(memory) {
     const Eigen::Index N = Eigen::Index(batch) * seq_len, H = c.hidden_size, F = c.intermediate_size;
+    const bool post = c.post_norms();
     const Eigen::Index per_layer = N * H * 4 + N * 2 + N * (c.q_dim() * 2 + c.kv_dim() * 2) +
-                                   Eigen::Index(batch) * c.num_heads * seq_len * seq_len + N * F * 3;
+                                   Eigen::Index(batch) * c.num_heads * seq_len * seq_len + N * F * 3 +
+                                   (post ? N * H * 2 + N * 2 : 0);
     const int stored = memory == ActivationMemory::AllLayers ? c.num_layers : 1;
     const int inputs = memory == ActivationMemory::LayerInputs ? c.num_layers : 0;
     arena_.resize(size_t(per_layer * stored + N * H * (2 + inputs) + N));
@@ -51,7 +56,9 @@ class Activations {
                          take_matrix(N, c.kv_dim()), take_matrix(N, c.kv_dim()),
                          take_matrix(Eigen::Index(batch) * c.num_heads * seq_len, seq_len), take_matrix(N, c.q_dim()),
                          take_matrix(N, H), take_vector(N), take_matrix(N, H), take_matrix(N, F), take_matrix(N, F),
-                         take_matrix(N, F)});
+                         take_matrix(N, F), post ? take_matrix(N, H) : MatrixView(nullptr, 0, 0),
+                         post ? take_matrix(N, H) : MatrixView(nullptr, 0, 0),
+                         post ? take_vector(N) : VectorView(nullptr, 0), post ? take_vector(N) : VectorView(nullptr, 0)});
     }
     for (int l = 0; l < inputs; ++l) inputs_.push_back(take_matrix(N, H));
     x_out_ = std::make_unique<MatrixView>(take_matrix(N, H));

@@ -1,12 +1,14 @@
 #pragma once
 // Grouped-query scaled dot-product attention for one batch, all heads:
-//   P = softmax(Q K^T / sqrt(d) + mask),  out = dropout(P) V,
-// where query head h reads key/value head h / (heads / kv_heads), as HF's repeat_kv.
-// The policy decides which keys a query sees; key padding is applied on top of it.
+//   S = cap(s Q K^T),  P = softmax(S + mask),  out = dropout(P) V,
+// with s = 1/sqrt(d) (Gemma-2: query_pre_attn_scalar^-1/2) and cap the identity, or Gemma-2's
+// soft-capping cap * tanh(x / cap); query head h reads key/value head h / (heads / kv_heads), as HF's
+// repeat_kv. The policy decides which keys a query sees; key padding is applied on top of it.
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/tensor.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
 #include <bg2vec/nn/dropout.hpp>
+#include <bg2vec/nn/softcap.hpp>
 
 #include <cmath>
 #include <limits>
@@ -16,7 +18,11 @@ namespace bg2vec::layers {
 
 struct AttentionShape {
   int heads = 0, kv_heads = 0, head_dim = 0;
-  std::optional<int> sliding_window;
+  std::optional<int> sliding_window;   // this layer's window (Gemma-2 slides on some layers only)
+  std::optional<float> scale;          // of Q K^T; default 1/sqrt(head_dim)
+  std::optional<float> softcap;        // Gemma-2's attn_logit_softcapping
+
+  float score_scale() const { return scale ? *scale : 1.0f / std::sqrt(float(head_dim)); }
 };
 
 template <AttentionPolicy P>
@@ -46,7 +52,7 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
                        Eigen::Ref<Matrix> probs, Eigen::Ref<Matrix> out, const Dropout& dropout = {},
                        uint64_t stream = 0) {
   const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
-  const float scale = 1.0f / std::sqrt(float(d));
+  const float scale = shape.score_scale();
 #pragma omp parallel for schedule(dynamic)
   for (int bh = 0; bh < batch.batch * shape.heads; ++bh) {
     const int b = bh / shape.heads, h = bh % shape.heads, g = h / group;
@@ -55,6 +61,7 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
     const auto V = v.block(Eigen::Index(b) * T, g * d, T, d);
     auto S = probs.block(Eigen::Index(bh) * T, 0, T, T);
     S.noalias() = (Q * K.transpose()) * scale;
+    softcap_forward(S, shape.softcap);
     for (int i = 0; i < T; ++i) {
       float max = -std::numeric_limits<float>::infinity();
       for (int j = 0; j < T; ++j)
@@ -80,7 +87,9 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
 }
 
 // Given d_out, the gradient of `out`:  dV += D^T dO;  dD = dO V^T;  dP = dD * mask/(1-p);
-// dS = P * (dP - rowsum(dP * P));  dQ = dS K / sqrt(d);  dK += dS^T Q / sqrt(d).
+// dS = P * (dP - rowsum(dP * P)), times cap's derivative (the capped scores are recomputed from Q, K
+// rather than kept: one T x T product per head instead of a second [B*heads*T, T] buffer);
+// dQ = s dS K;  dK += s dS^T Q.
 // Masked entries have P = 0 and so get no gradient. The query heads of one kv head add into the same
 // dK, dV columns, so the parallel loop runs over (batch, kv head) and the group's heads in turn.
 // The policy needs no say here: what it hid has P = 0.
@@ -90,7 +99,7 @@ inline void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::R
                         Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv,
                         const Dropout& dropout = {}, uint64_t stream = 0) {
   const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
-  const float scale = 1.0f / std::sqrt(float(d));
+  const float scale = shape.score_scale();
 #pragma omp parallel for schedule(dynamic)
   for (int bg = 0; bg < batch.batch * shape.kv_heads; ++bg) {
     const int b = bg / shape.kv_heads, g = bg % shape.kv_heads;
@@ -101,7 +110,7 @@ inline void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::R
     auto dV = dv.block(row, g * d, T, d);
     dK.setZero();
     dV.setZero();
-    thread_local Matrix dS, D;
+    thread_local Matrix dS, D, capped;
     for (int h = g * group; h < (g + 1) * group; ++h) {
       const int bh = b * shape.heads + h;
       const auto Pm = probs.block(Eigen::Index(bh) * T, 0, T, T);
@@ -118,6 +127,11 @@ inline void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::R
       for (int i = 0; i < T; ++i) {
         const float dot = dS.row(i).dot(Pm.row(i));
         dS.row(i) = Pm.row(i).cwiseProduct((dS.row(i).array() - dot).matrix());
+      }
+      if (shape.softcap) {
+        capped.noalias() = (q.block(row, h * d, T, d) * K.transpose()) * scale;
+        softcap_forward(capped, shape.softcap);
+        softcap_backward(capped, dS, shape.softcap);
       }
       dq.block(row, h * d, T, d).noalias() = (dS * K) * scale;
       dK.noalias() += (dS.transpose() * q.block(row, h * d, T, d)) * scale;

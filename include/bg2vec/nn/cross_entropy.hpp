@@ -6,24 +6,34 @@
 #include <bg2vec/core/tensor.hpp>
 
 #include <cmath>
+#include <optional>
 #include <span>
 #include <vector>
 
 namespace bg2vec::layers {
 
-// loss_i = logsumexp(z_i) - z_i[y_i]. With `backward`, z becomes scale * (softmax(z) - onehot(y)).
+// loss_i = logsumexp(z_i) - z_i[y_i], with z = cap * tanh(raw / cap) under Gemma-2's
+// final_logit_softcapping (z = raw without a cap). With `backward`, the raw logits become their
+// gradient: scale * (softmax(z) - onehot(y)), times the cap's derivative 1 - (z / cap)^2.
 // Returns the summed loss of the rows.
-inline double cross_entropy(Eigen::Ref<Matrix> logits, std::span<const int32_t> targets, float scale, bool backward) {
+inline double cross_entropy(Eigen::Ref<Matrix> logits, std::span<const int32_t> targets, float scale, bool backward,
+                            const std::optional<float>& softcap = {}) {
   double total = 0;
 #pragma omp parallel for reduction(+ : total) if (logits.rows() > 16)
   for (Eigen::Index i = 0; i < logits.rows(); ++i) {
     auto z = logits.row(i);
+    if (softcap) z = (z.array() / *softcap).tanh() * *softcap;
     // Eigen's vectorised float exp: the softmax over the vocabulary is a hot loop of training.
     const float max = z.maxCoeff();
     const float lse = max + std::log((z.array() - max).exp().sum());
     const int32_t y = targets[size_t(i)];
     total += double(lse) - double(z[y]);
-    if (backward) {
+    if (!backward) continue;
+    if (softcap) {   // elementwise, so each z_j is read before it is overwritten
+      const float cap_y = 1.0f - (z[y] / *softcap) * (z[y] / *softcap);
+      z = scale * (z.array() - lse).exp() * (1.0f - (z.array() / *softcap).square());
+      z[y] -= scale * cap_y;
+    } else {
       z = scale * (z.array() - lse).exp();
       z[y] -= scale;
     }
@@ -37,11 +47,13 @@ struct Prediction {
   int32_t target;
 };
 
-// Summed cross-entropy of `predictions` through lm_head W [V, H]. With d_hidden, also the backward:
-// d_hidden[row] += scale * (softmax - onehot) W, and dW += scale * (softmax - onehot)^T h when given.
+// Summed cross-entropy of `predictions` through lm_head W [V, H] (and the final soft-cap, if any).
+// With d_hidden, also the backward: d_hidden[row] += dZ W and dW += dZ^T h when given, where dZ is the
+// scaled gradient of the raw logits (cross_entropy above).
 inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, const Eigen::Ref<const Matrix>& weight,
                                     std::span<const Prediction> predictions, float scale, Eigen::Ref<Matrix>* d_hidden,
-                                    MatrixView* d_weight, Eigen::Index chunk = 1024) {
+                                    MatrixView* d_weight, const std::optional<float>& softcap = {},
+                                    Eigen::Index chunk = 1024) {
   const Eigen::Index V = weight.rows(), H = hidden.cols();
   Matrix h, logits, dh;
   std::vector<int32_t> targets;
@@ -60,7 +72,7 @@ inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, cons
     }
     logits.resize(M, V);
     logits.noalias() = h * weight.transpose();
-    total += cross_entropy(logits, targets, scale, d_hidden != nullptr);
+    total += cross_entropy(logits, targets, scale, d_hidden != nullptr, softcap);
     if (!d_hidden) continue;
     dh.resize(M, H);
     dh.noalias() = logits * weight;

@@ -2,6 +2,9 @@
 // The decoder stack: embedding -> L x [RMSNorm -> GQA attention (RoPE) -> residual -> RMSNorm ->
 // SwiGLU -> residual] -> final RMSNorm, forward and backward. The attention policy is a template
 // parameter; an optional LoRA adapter adds its low-rank update to the projections it targets.
+// Gemma-2 is the same graph with the traits of its config (io::ModelConfig): scaled embeddings, norms
+// with weight offset 1, a norm on each branch's output before the residual add, its attention scale,
+// soft-capped scores and logits, GeGLU, and a sliding window on some layers only.
 //
 // backward() walks the same graph in reverse, reading the activations the forward kept and adding
 // (+=) parameter gradients into buffers with the parameters' flat layout (DecoderTensors over a
@@ -16,6 +19,7 @@
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/nn/rmsnorm.hpp>
 #include <bg2vec/nn/rope.hpp>
+#include <bg2vec/nn/softcap.hpp>
 
 #include <array>
 
@@ -40,7 +44,7 @@ class Decoder {
     require(acts.batch() == batch.batch && acts.seq_len() == batch.seq_len, "activations sized for another batch shape");
     const layers::RopeTable rope(batch.seq_len, c.head_dim, c.rope_theta);
 
-    layers::embedding_forward(batch, w.embed, acts.layer(0).x_in);
+    layers::embedding_forward(batch, w.embed, acts.layer(0).x_in, c.embedding_scale());
     if (layer_outputs) layer_outputs->push_back(acts.layer(0).x_in);
     for (int l = 0; l < c.num_layers; ++l) {
       LayerActivations& a = acts.layer(l);
@@ -51,7 +55,8 @@ class Decoder {
       layer_forward(l, batch, rope, acts, a, out);
       if (layer_outputs) layer_outputs->push_back(out);
     }
-    layers::rmsnorm_forward(acts.x_out(), w.final_norm, float(c.rms_norm_eps), acts.hidden(), acts.rstd_final());
+    layers::rmsnorm_forward(acts.x_out(), w.final_norm, float(c.rms_norm_eps), acts.hidden(), acts.rstd_final(),
+                            c.norm_weight_offset());
     if (layer_outputs) layer_outputs->push_back(acts.hidden());
   }
 
@@ -70,7 +75,7 @@ class Decoder {
 
     // final norm
     Matrix dx = Matrix::Zero(N, c.hidden_size);
-    layers::rmsnorm_backward(acts.x_out(), w.final_norm, acts.rstd_final(), d_hidden, dx);
+    layers::rmsnorm_backward(acts.x_out(), w.final_norm, acts.rstd_final(), d_hidden, dx, c.norm_weight_offset());
     if (grads) layers::rmsnorm_backward_weight(acts.x_out(), acts.rstd_final(), d_hidden, grads->final_norm);
 
     Matrix recomputed_out;
@@ -84,13 +89,20 @@ class Decoder {
       }
       layer_backward(l, batch, rope, acts, a, dx, ws, grads ? &grads->layers[size_t(l)] : nullptr, lora_grads);
     }
-    if (grads) layers::embedding_backward(batch, dx, grads->embed);
+    if (grads) layers::embedding_backward(batch, dx, grads->embed, c.embedding_scale());
   }
 
-  // logits [B*T, V] = hidden lm_head^T
+  // logits [B*T, V] = softcap(hidden lm_head^T) (the soft-cap only where the model has one)
   void logits(const Activations& acts, Matrix& out) const {
     out.resize(acts.hidden().rows(), model_.config().vocab_size);
     layers::linear_forward(acts.hidden(), model_.weights().lm_head, out);
+    layers::softcap_forward(out, final_softcap());
+  }
+
+  // Gemma-2's final_logit_softcapping, which the token-prediction losses apply too.
+  std::optional<float> final_softcap() const {
+    const auto& cap = model_.config().final_logit_softcapping;
+    return cap ? std::optional<float>(float(*cap)) : std::nullopt;
   }
 
   const Model& model() const { return model_; }
@@ -99,15 +111,18 @@ class Decoder {
  private:
   // Gradient buffers of one layer, reused by every layer.
   struct Workspace {
-    Matrix d_act, d_gate, d_up, d_xn, d_att, dq, dk, dv;
+    Matrix d_act, d_gate, d_up, d_xn, d_att, dq, dk, dv, d_branch;
     Workspace(const io::ModelConfig& c, Eigen::Index N)
         : d_act(N, c.intermediate_size), d_gate(N, c.intermediate_size), d_up(N, c.intermediate_size),
-          d_xn(N, c.hidden_size), d_att(N, c.q_dim()), dq(N, c.q_dim()), dk(N, c.kv_dim()), dv(N, c.kv_dim()) {}
+          d_xn(N, c.hidden_size), d_att(N, c.q_dim()), dq(N, c.q_dim()), dk(N, c.kv_dim()), dv(N, c.kv_dim()),
+          d_branch(c.post_norms() ? N : 0, c.hidden_size) {}
   };
 
-  layers::AttentionShape attention_shape() const {
+  layers::AttentionShape attention_shape(int l) const {
     const auto& c = model_.config();
-    return {c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window};
+    const auto cap = c.attn_logit_softcapping;
+    return {c.num_heads, c.num_kv_heads, c.head_dim, c.window_of_layer(l), c.attention_scale(),
+            cap ? std::optional<float>(float(*cap)) : std::nullopt};
   }
 
   // y (+)= x W^T, plus the adapter's update when it targets this projection.
@@ -132,51 +147,89 @@ class Decoder {
                             lora_grads ? lora_grads->find(l, module) : nullptr);
   }
 
+  // out = residual + branch, where branch = x W^T (Llama/Mistral: added straight into the stream) or
+  // RMSNorm(x W^T) (Gemma-2's post-norms, which keep x W^T and its 1/rms for the backward pass).
+  void residual_branch(int l, int module, const Eigen::Ref<const Matrix>& x, const MatrixView& weight,
+                       const std::optional<VectorView>& post_norm, const Activations& acts, MatrixView& branch,
+                       VectorView& rstd, const MatrixView& residual, MatrixView& out) const {
+    if (!post_norm) {
+      out = residual;
+      project(l, module, x, weight, acts, out, true);
+      return;
+    }
+    const auto& c = model_.config();
+    project(l, module, x, weight, acts, branch, false);
+    layers::rmsnorm_forward(branch, *post_norm, float(c.rms_norm_eps), out, rstd, c.norm_weight_offset());
+    out += residual;
+  }
+
+  // The backward of residual_branch: dx (the gradient of out) passes to the residual unchanged; the
+  // branch's gradient goes through the post-norm, if any, and the projection into dx_in.
+  void residual_branch_backward(int l, int module, const Eigen::Ref<const Matrix>& x, const MatrixView& weight,
+                                const std::optional<VectorView>& post_norm, std::optional<VectorView>* d_post_norm,
+                                const Activations& acts, const MatrixView& branch, const VectorView& rstd,
+                                const Matrix& dx, Workspace& ws, Eigen::Ref<Matrix> dx_in, MatrixView* d_weight,
+                                LoraTensors* lg) const {
+    if (!post_norm) {
+      project_backward(l, module, x, weight, acts, dx, dx_in, false, d_weight, lg);
+      return;
+    }
+    ws.d_branch.setZero();
+    layers::rmsnorm_backward(branch, *post_norm, rstd, dx, ws.d_branch, model_.config().norm_weight_offset());
+    if (d_post_norm) layers::rmsnorm_backward_weight(branch, rstd, dx, **d_post_norm);
+    project_backward(l, module, x, weight, acts, ws.d_branch, dx_in, false, d_weight, lg);
+  }
+
   void layer_forward(int l, const TokenBatch& batch, const layers::RopeTable& rope, const Activations& acts,
                      LayerActivations& a, MatrixView& out) const {
+    const auto& c = model_.config();
     const LayerTensors& w = model_.weights().layers[size_t(l)];
-    const float eps = float(model_.config().rms_norm_eps);
-    layers::rmsnorm_forward(a.x_in, w.attn_norm, eps, a.xn_attn, a.rstd_attn);
+    const float eps = float(c.rms_norm_eps), offset = c.norm_weight_offset();
+    layers::rmsnorm_forward(a.x_in, w.attn_norm, eps, a.xn_attn, a.rstd_attn, offset);
     project(l, kQ, a.xn_attn, w.q, acts, a.q, false);
     project(l, kK, a.xn_attn, w.k, acts, a.k, false);
     project(l, kV, a.xn_attn, w.v, acts, a.v, false);
     layers::rope_apply(a.q, batch.seq_len, rope);
     layers::rope_apply(a.k, batch.seq_len, rope);
-    layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(), a.probs, a.att, acts.attention_dropout,
+    layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(l), a.probs, a.att, acts.attention_dropout,
                                     attention_stream(l));
-    a.x_mid = a.x_in;
-    project(l, kO, a.att, w.o, acts, a.x_mid, true);
+    residual_branch(l, kO, a.att, w.o, w.attn_out_norm, acts, a.attn_out, a.rstd_attn_out, a.x_in, a.x_mid);
 
-    layers::rmsnorm_forward(a.x_mid, w.mlp_norm, eps, a.xn_mlp, a.rstd_mlp);
+    layers::rmsnorm_forward(a.x_mid, w.mlp_norm, eps, a.xn_mlp, a.rstd_mlp, offset);
     project(l, kGate, a.xn_mlp, w.gate, acts, a.gate, false);
     project(l, kUp, a.xn_mlp, w.up, acts, a.up, false);
-    layers::swiglu_forward(a.gate, a.up, a.act);
-    out = a.x_mid;
-    project(l, kDown, a.act, w.down, acts, out, true);
+    if (c.activation() == io::Activation::GeluTanh) layers::gated_forward<layers::GeluTanh>(a.gate, a.up, a.act);
+    else layers::gated_forward<layers::Silu>(a.gate, a.up, a.act);
+    residual_branch(l, kDown, a.act, w.down, w.mlp_out_norm, acts, a.mlp_out, a.rstd_mlp_out, a.x_mid, out);
   }
 
   // On entry dx is the gradient of the layer's output; on return, of its input.
   void layer_backward(int l, const TokenBatch& batch, const layers::RopeTable& rope, const Activations& acts,
                       const LayerActivations& a, Matrix& dx, Workspace& ws, LayerTensors* g, LoraTensors* lg) const {
+    const auto& c = model_.config();
     const LayerTensors& w = model_.weights().layers[size_t(l)];
-    // out = x_mid + down(act)
-    project_backward(l, kDown, a.act, w.down, acts, dx, ws.d_act, false, g ? &g->down : nullptr, lg);
-    layers::swiglu_backward(a.gate, a.up, ws.d_act, ws.d_gate, ws.d_up);
+    const float offset = c.norm_weight_offset();
+    // out = x_mid + [post-norm](down(act))
+    residual_branch_backward(l, kDown, a.act, w.down, w.mlp_out_norm, g ? &g->mlp_out_norm : nullptr, acts, a.mlp_out,
+                             a.rstd_mlp_out, dx, ws, ws.d_act, g ? &g->down : nullptr, lg);
+    if (c.activation() == io::Activation::GeluTanh) layers::gated_backward<layers::GeluTanh>(a.gate, a.up, ws.d_act, ws.d_gate, ws.d_up);
+    else layers::gated_backward<layers::Silu>(a.gate, a.up, ws.d_act, ws.d_gate, ws.d_up);
     project_backward(l, kGate, a.xn_mlp, w.gate, acts, ws.d_gate, ws.d_xn, false, g ? &g->gate : nullptr, lg);
     project_backward(l, kUp, a.xn_mlp, w.up, acts, ws.d_up, ws.d_xn, true, g ? &g->up : nullptr, lg);
-    layers::rmsnorm_backward(a.x_mid, w.mlp_norm, a.rstd_mlp, ws.d_xn, dx);          // dx: now d x_mid
+    layers::rmsnorm_backward(a.x_mid, w.mlp_norm, a.rstd_mlp, ws.d_xn, dx, offset);          // dx: now d x_mid
     if (g) layers::rmsnorm_backward_weight(a.x_mid, a.rstd_mlp, ws.d_xn, g->mlp_norm);
 
-    // x_mid = x_in + o(attention(rope(q(xn)), rope(k(xn)), v(xn)))
-    project_backward(l, kO, a.att, w.o, acts, dx, ws.d_att, false, g ? &g->o : nullptr, lg);
-    layers::attention_backward(a.q, a.k, a.v, a.probs, ws.d_att, batch, attention_shape(), ws.dq, ws.dk, ws.dv,
+    // x_mid = x_in + [post-norm](o(attention(rope(q(xn)), rope(k(xn)), v(xn))))
+    residual_branch_backward(l, kO, a.att, w.o, w.attn_out_norm, g ? &g->attn_out_norm : nullptr, acts, a.attn_out,
+                             a.rstd_attn_out, dx, ws, ws.d_att, g ? &g->o : nullptr, lg);
+    layers::attention_backward(a.q, a.k, a.v, a.probs, ws.d_att, batch, attention_shape(l), ws.dq, ws.dk, ws.dv,
                                acts.attention_dropout, attention_stream(l));
     layers::rope_backward(ws.dq, batch.seq_len, rope);
     layers::rope_backward(ws.dk, batch.seq_len, rope);
     project_backward(l, kQ, a.xn_attn, w.q, acts, ws.dq, ws.d_xn, false, g ? &g->q : nullptr, lg);
     project_backward(l, kK, a.xn_attn, w.k, acts, ws.dk, ws.d_xn, true, g ? &g->k : nullptr, lg);
     project_backward(l, kV, a.xn_attn, w.v, acts, ws.dv, ws.d_xn, true, g ? &g->v : nullptr, lg);
-    layers::rmsnorm_backward(a.x_in, w.attn_norm, a.rstd_attn, ws.d_xn, dx);          // dx: now d x_in
+    layers::rmsnorm_backward(a.x_in, w.attn_norm, a.rstd_attn, ws.d_xn, dx, offset);          // dx: now d x_in
     if (g) layers::rmsnorm_backward_weight(a.x_in, a.rstd_attn, ws.d_xn, g->attn_norm);
   }
 

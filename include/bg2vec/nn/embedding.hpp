@@ -1,5 +1,6 @@
 #pragma once
-// Token embedding lookup: row t of the output is row ids[t] of the table; backward scatters back.
+// Token embedding lookup: row t of the output is row ids[t] of the table (times the architecture's
+// scale); backward scatters back.
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/error.hpp>
 #include <bg2vec/core/tensor.hpp>
@@ -23,13 +24,16 @@ inline void check_token_ids(const TokenBatch& batch, int vocab_size) {
   }
 }
 
-inline void embedding_forward(const TokenBatch& batch, const Eigen::Ref<const Matrix>& table, Eigen::Ref<Matrix> out) {
-  for (int n = 0; n < batch.tokens(); ++n) out.row(n) = table.row(batch.ids[size_t(n)]);
+// out[n] = scale * table[ids[n]] (Gemma-2 scales by sqrt(hidden_size); everyone else by 1).
+inline void embedding_forward(const TokenBatch& batch, const Eigen::Ref<const Matrix>& table, Eigen::Ref<Matrix> out,
+                              float scale = 1.0f) {
+  for (int n = 0; n < batch.tokens(); ++n) out.row(n) = table.row(batch.ids[size_t(n)]) * scale;
 }
 
-// dtable[ids[n]] += dout[n]: a scatter-add (serial: one id may occur at many positions).
-inline void embedding_backward(const TokenBatch& batch, const Eigen::Ref<const Matrix>& dout, Eigen::Ref<Matrix> dtable) {
-  for (int n = 0; n < batch.tokens(); ++n) dtable.row(batch.ids[size_t(n)]) += dout.row(n);
+// dtable[ids[n]] += scale * dout[n]: a scatter-add (serial: one id may occur at many positions).
+inline void embedding_backward(const TokenBatch& batch, const Eigen::Ref<const Matrix>& dout, Eigen::Ref<Matrix> dtable,
+                               float scale = 1.0f) {
+  for (int n = 0; n < batch.tokens(); ++n) dtable.row(batch.ids[size_t(n)]) += dout.row(n) * scale;
 }
 
 }  // namespace bg2vec::layers

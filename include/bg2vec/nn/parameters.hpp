@@ -7,6 +7,7 @@
 #include <bg2vec/io/hf_config.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ class ParameterLayout {
       add(p + "self_attn.v_proj.weight", {c.kv_dim(), H});
       add(p + "self_attn.o_proj.weight", {H, c.q_dim()});
       add(p + "post_attention_layernorm.weight", {H});
+      if (c.post_norms()) {
+        add(p + "pre_feedforward_layernorm.weight", {H});
+        add(p + "post_feedforward_layernorm.weight", {H});
+      }
       add(p + "mlp.gate_proj.weight", {F, H});
       add(p + "mlp.up_proj.weight", {F, H});
       add(p + "mlp.down_proj.weight", {H, F});
@@ -63,10 +68,14 @@ class ParameterLayout {
 };
 
 // Views of one layer's tensors inside a flat buffer (parameters or their gradients).
+// The norms by role: attn_norm before attention, mlp_norm before the MLP (Llama/Mistral call it
+// post_attention_layernorm, Gemma-2 pre_feedforward_layernorm); Gemma-2 alone has attn_out_norm
+// (its post_attention_layernorm) and mlp_out_norm on the branch outputs.
 struct LayerTensors {
   VectorView attn_norm, mlp_norm;
   MatrixView q, k, v, o;               // [out, in]
   MatrixView gate, up, down;
+  std::optional<VectorView> attn_out_norm, mlp_out_norm;
 };
 
 struct DecoderTensors {
@@ -82,15 +91,21 @@ struct DecoderTensors {
         lm_head(matrix(layout, buffer, c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")) {
     for (int l = 0; l < c.num_layers; ++l) {
       const std::string p = "model.layers." + std::to_string(l) + ".";
+      const bool post = c.post_norms();
       layers.push_back({vector(layout, buffer, p + "input_layernorm.weight"),
-                        vector(layout, buffer, p + "post_attention_layernorm.weight"),
+                        vector(layout, buffer, p + (post ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")),
                         matrix(layout, buffer, p + "self_attn.q_proj.weight"),
                         matrix(layout, buffer, p + "self_attn.k_proj.weight"),
                         matrix(layout, buffer, p + "self_attn.v_proj.weight"),
                         matrix(layout, buffer, p + "self_attn.o_proj.weight"),
                         matrix(layout, buffer, p + "mlp.gate_proj.weight"),
                         matrix(layout, buffer, p + "mlp.up_proj.weight"),
-                        matrix(layout, buffer, p + "mlp.down_proj.weight")});
+                        matrix(layout, buffer, p + "mlp.down_proj.weight"),
+                        std::nullopt, std::nullopt});
+      if (post) {
+        layers.back().attn_out_norm.emplace(vector(layout, buffer, p + "post_attention_layernorm.weight"));
+        layers.back().mlp_out_norm.emplace(vector(layout, buffer, p + "post_feedforward_layernorm.weight"));
+      }
     }
   }
 

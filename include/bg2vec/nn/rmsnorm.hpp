@@ -1,5 +1,7 @@
 #pragma once
-// RMSNorm: y = w * x * r with r = 1/sqrt(mean(x^2) + eps), per row. Keeps r per row for the backward pass.
+// RMSNorm: y = (w + offset) * x * r with r = 1/sqrt(mean(x^2) + eps), per row. Keeps r per row for the
+// backward pass. The offset is 0 for Llama/Mistral and 1 for Gemma-2, which stores its weights as
+// offsets from 1 (y = x r (1 + w)); the weight gradient is the same either way.
 #include <bg2vec/core/tensor.hpp>
 
 #include <cmath>
@@ -7,26 +9,30 @@
 namespace bg2vec::layers {
 
 inline void rmsnorm_forward(const Eigen::Ref<const Matrix>& x, const Eigen::Ref<const Vector>& weight, float eps,
-                            Eigen::Ref<Matrix> y, Eigen::Ref<Vector> rstd) {
+                            Eigen::Ref<Matrix> y, Eigen::Ref<Vector> rstd, float weight_offset = 0.0f) {
   const Eigen::Index n = x.rows();
+  const Eigen::RowVectorXf w = weight.transpose().array() + weight_offset;
 #pragma omp parallel for if (n > 64)
   for (Eigen::Index i = 0; i < n; ++i) {
     const float mean_sq = x.row(i).squaredNorm() / float(x.cols());
     rstd[i] = 1.0f / std::sqrt(mean_sq + eps);
-    y.row(i) = (x.row(i) * rstd[i]).cwiseProduct(weight.transpose());
+    y.row(i) = (x.row(i) * rstd[i]).cwiseProduct(w);
   }
 }
 
-// dx += r * (w*dy) - x * r^3/H * sum(w*dy*x): the input gradient, added to dx (the residual stream's).
+// dx += r * (w'*dy) - x * r^3/H * sum(w'*dy*x), w' = w + offset: the input gradient, added to dx (the
+// residual stream's).
 inline void rmsnorm_backward(const Eigen::Ref<const Matrix>& x, const Eigen::Ref<const Vector>& weight,
-                             const Eigen::Ref<const Vector>& rstd, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dx) {
+                             const Eigen::Ref<const Vector>& rstd, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dx,
+                             float weight_offset = 0.0f) {
   const Eigen::Index n = x.rows();
   const float inv_h = 1.0f / float(x.cols());
+  const Eigen::RowVectorXf w = weight.transpose().array() + weight_offset;
 #pragma omp parallel for if (n > 64)
   for (Eigen::Index i = 0; i < n; ++i) {
     const float r = rstd[i];
-    const float dot = dy.row(i).cwiseProduct(weight.transpose()).dot(x.row(i));
-    dx.row(i) += r * dy.row(i).cwiseProduct(weight.transpose()) - (dot * r * r * r * inv_h) * x.row(i);
+    const float dot = dy.row(i).cwiseProduct(w).dot(x.row(i));
+    dx.row(i) += r * dy.row(i).cwiseProduct(w) - (dot * r * r * r * inv_h) * x.row(i);
   }
 }
 

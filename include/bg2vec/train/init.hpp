@@ -1,6 +1,7 @@
 #pragma once
 // A new model from a config: every matrix ~ normal(0, initializer_range) (0.02 when the config does not
-// say), norms = 1, the pad row of the embedding zero, as transformers initialises Llama/Mistral.
+// say), norms the identity (weights 1; Gemma-2's 0, as its norms multiply by 1 + w), the pad row of the
+// embedding zero, as transformers initialises Llama/Mistral/Gemma-2.
 // Deterministic for a seed on every platform (own normal sampler: std::normal_distribution is not).
 #include <bg2vec/nn/model.hpp>
 
@@ -17,7 +18,7 @@ inline void initialise(Model& model, uint64_t seed) {
   auto uniform = [&rng] { return (double(rng() >> 11) + 0.5) * (1.0 / 9007199254740992.0); };   // (0, 1)
   for (const auto& p : model.layout().tensors()) {
     auto values = model.parameter(p.name);
-    if (p.shape.size() == 1) { std::fill(values.begin(), values.end(), 1.0f); continue; }
+    if (p.shape.size() == 1) { std::fill(values.begin(), values.end(), 1.0f - c.norm_weight_offset()); continue; }
     for (size_t i = 0; i < values.size(); i += 2) {   // Box-Muller: two normals per pair of uniforms
       const double r = std::sqrt(-2.0 * std::log(uniform())), a = 2.0 * M_PI * uniform();
       values[i] = float(std_dev * r * std::cos(a));

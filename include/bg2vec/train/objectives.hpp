@@ -62,12 +62,14 @@ double token_prediction(const Decoder<A>& decoder, const TokenBatch& tokens, con
     }
   if (predictions.empty()) fail(std::string(what) + ": the batch has no position to predict");
   const float mean = 1.0f / float(predictions.size());
-  if (!ctx.grads.any()) return layers::lm_head_cross_entropy(acts.hidden(), decoder.model().weights().lm_head, predictions, 0, nullptr, nullptr) * mean;
+  const auto& lm_head = decoder.model().weights().lm_head;
+  if (!ctx.grads.any())
+    return layers::lm_head_cross_entropy(acts.hidden(), lm_head, predictions, 0, nullptr, nullptr, decoder.final_softcap()) * mean;
   ctx.d_hidden.setZero(acts.hidden().rows(), acts.hidden().cols());
   Eigen::Ref<Matrix> dh(ctx.d_hidden);
   MatrixView* dw = ctx.grads.base ? &ctx.grads.base->lm_head : nullptr;
-  const double loss = layers::lm_head_cross_entropy(acts.hidden(), decoder.model().weights().lm_head, predictions,
-                                                    ctx.scale * mean, &dh, dw) * mean;
+  const double loss = layers::lm_head_cross_entropy(acts.hidden(), lm_head, predictions, ctx.scale * mean, &dh, dw,
+                                                    decoder.final_softcap()) * mean;
   decoder.backward(tokens, acts, ctx.d_hidden, ctx.grads.base, ctx.grads.lora);
   return loss;
 }
