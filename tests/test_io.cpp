@@ -215,6 +215,16 @@ TEST_CASE("a Gemma-2 config.json gives Gemma-2's traits") {
     CHECK(d.window_of_layer(1) == std::nullopt);
     CHECK_FALSE(d.final_logit_softcapping.has_value());
   }
+  SUBCASE("absent fields take Gemma2Config's defaults, as in real checkpoints' config.json (tied, caps 50/30)") {
+    j.erase("tie_word_embeddings");
+    j.erase("attn_logit_softcapping");
+    j.erase("final_logit_softcapping");
+    const auto d = io::parse_config(j, "config.json");
+    CHECK(d.tie_word_embeddings);
+    CHECK(d.attn_logit_softcapping == 50.0);
+    CHECK(d.final_logit_softcapping == 30.0);
+    CHECK_FALSE(io::parse_config(fixture_config(), "config.json").tie_word_embeddings);   // Mistral says false
+  }
   SUBCASE("Mistral keeps its defaults: every layer slides, no scale, no offset") {
     auto m = fixture_config();
     m["sliding_window"] = 4;

@@ -95,8 +95,9 @@ inline void parse_gemma2(const nlohmann::json& j, const std::filesystem::path& f
   const auto scalar = optional_positive(j, file, "query_pre_attn_scalar");
   if (!scalar) fail(file, "missing required field \"query_pre_attn_scalar\" (Gemma-2 scales attention scores by it)");
   c.query_pre_attn_scalar = *scalar;
-  c.attn_logit_softcapping = optional_positive(j, file, "attn_logit_softcapping");
-  c.final_logit_softcapping = optional_positive(j, file, "final_logit_softcapping");
+  // Absent soft-caps take Gemma2Config's defaults (50, 30), as transformers does; null turns them off.
+  c.attn_logit_softcapping = j.contains("attn_logit_softcapping") ? optional_positive(j, file, "attn_logit_softcapping") : 50.0;
+  c.final_logit_softcapping = j.contains("final_logit_softcapping") ? optional_positive(j, file, "final_logit_softcapping") : 30.0;
   if (j.contains("use_bidirectional_attention") && j["use_bidirectional_attention"] == true)
     fail(file, "use_bidirectional_attention = true is not supported (choose the attention policy when encoding instead)");
 }
@@ -154,7 +155,9 @@ inline ModelConfig parse_config(const nlohmann::json& j, const std::filesystem::
   if (!eps.is_number() || eps.get<double>() <= 0) fail(file, "rms_norm_eps must be a positive number");
   c.rms_norm_eps = eps.get<double>();
   c.max_position_embeddings = j.contains("max_position_embeddings") ? positive_int(j, file, "max_position_embeddings") : 0;
-  c.tie_word_embeddings = j.value("tie_word_embeddings", false);
+  // Absent means the architecture's default: transformers omits a value equal to PretrainedConfig's
+  // (tied), so real Gemma-2 configs leave it out, while Mistral/Llama configs say false.
+  c.tie_word_embeddings = j.value("tie_word_embeddings", c.is_gemma2());
 
   // Rotary embeddings: transformers 4 has rope_theta (+ rope_scaling) at top level, transformers 5
   // has rope_parameters {rope_type, rope_theta}. Only the default (unscaled) rotation is implemented.
