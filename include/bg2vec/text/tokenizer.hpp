@@ -2,6 +2,9 @@
 // A sentencepiece model (any tokenizer.model: BgGPT's, or one trained by `bg2vec tokenizer train`)
 // behind the small interface the rest of bg2vec needs: text <-> ids, the special ids, and padded
 // batches. Encoding is const and thread-safe, so several threads may share one Tokenizer.
+// A model may also come as bytes (Tokenizer::from_serialized: e.g. one rebuilt from a GGUF vocabulary,
+// text/gguf_vocabulary.hpp), and any model can be written back as a tokenizer.model (save).
+#include <bg2vec/core/atomic_file.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/error.hpp>
 
@@ -25,6 +28,19 @@ class Tokenizer {
     const auto status = spm_->Load(model_file.string());
     if (!status.ok()) fail(model_file, "not a sentencepiece model: " + status.ToString());
   }
+
+  // A model from its serialized ModelProto (the bytes of a tokenizer.model); `name` stands for the
+  // model in error messages and path() (e.g. the GGUF file it was rebuilt from).
+  static Tokenizer from_serialized(std::string_view model_proto, std::filesystem::path name) {
+    Tokenizer tokenizer(std::move(name), std::make_unique<sentencepiece::SentencePieceProcessor>());
+    const auto status = tokenizer.spm_->LoadFromSerializedProto(model_proto);
+    if (!status.ok()) fail(tokenizer.path_, "not a sentencepiece model: " + status.ToString());
+    return tokenizer;
+  }
+
+  // The model as tokenizer.model bytes, and written to a file (atomically).
+  std::string serialized() const { return spm_->serialized_model_proto(); }
+  void save(const std::filesystem::path& model_file) const { write_file_atomically(model_file, serialized()); }
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos = true, bool add_eos = false) const {
     std::vector<int> pieces;
@@ -114,6 +130,9 @@ class Tokenizer {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  Tokenizer(std::filesystem::path name, std::unique_ptr<sentencepiece::SentencePieceProcessor> spm)
+      : path_(std::move(name)), spm_(std::move(spm)) {}
+
   std::filesystem::path path_;
   std::unique_ptr<sentencepiece::SentencePieceProcessor> spm_;
 };
