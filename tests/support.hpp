@@ -32,6 +32,7 @@ inline double relative_error(std::span<const float> actual, std::span<const floa
 // the same case on each with TEST_CASE_TEMPLATE.
 struct MistralDev { static constexpr const char* name = "mistral-dev"; };
 struct Gemma2Dev { static constexpr const char* name = "gemma2-dev"; };
+struct Gemma3Dev { static constexpr const char* name = "gemma3-dev"; };
 
 // reference.safetensors of a fixture, opened once.
 inline const io::SafetensorsFile& hf_reference(const std::string& fixture_name) {
@@ -42,7 +43,7 @@ inline const io::SafetensorsFile& hf_reference(const std::string& fixture_name) 
 }
 
 // The fixtures' causal_* and ntp_* references use a custom mask: causal AND key padding, without
-// Gemma-2's sliding window (see tests/fixtures/hf/README.md). Comparing them with `Causal`, which honours
+// Gemma's sliding window (see tests/fixtures/hf/README.md). Comparing them with `Causal`, which honours
 // the window as transformers' default mask does, would compare unlike things; this policy is that custom
 // mask. (mistral-dev has no window, so there it is `Causal` itself.)
 struct CausalWithoutWindow {

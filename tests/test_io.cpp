@@ -240,9 +240,9 @@ TEST_CASE("a Gemma-2 config.json gives Gemma-2's traits") {
 TEST_CASE("Gemma-2 configs we do not implement are refused by name") {
   auto j = gemma2_config();
   auto error = [&] { return error_of([&] { io::parse_config(j, "dir/config.json"); }); };
-  SUBCASE("Gemma-3 and Gemma-1") {
-    j["architectures"] = {"Gemma3ForCausalLM"};
-    CHECK(error().find("dir/config.json: unsupported architecture Gemma3ForCausalLM") == 0);
+  SUBCASE("Gemma-3's multimodal model and Gemma-1") {
+    j["architectures"] = {"Gemma3ForConditionalGeneration"};
+    CHECK(error().find("dir/config.json: unsupported architecture Gemma3ForConditionalGeneration") == 0);
     j["architectures"] = {"GemmaForCausalLM"};
     CHECK(error().find("unsupported architecture GemmaForCausalLM") != std::string::npos);
   }

@@ -19,16 +19,20 @@ struct LayerActivations {
   MatrixView x_in;                     // [N, H]   residual stream entering the layer
   VectorView rstd_attn;                // [N]      1/rms of x_in
   MatrixView xn_attn;                  // [N, H]   normed x_in
-  MatrixView q, k, v;                  // [N, heads*d], [N, kv*d], [N, kv*d]; q and k rotated
+  MatrixView q, k, v;                  // [N, heads*d], [N, kv*d], [N, kv*d]; q and k rotated (Gemma-3: normed, then rotated)
   MatrixView probs;                    // [B*heads*T, T] attention probabilities (before dropout)
   MatrixView att;                      // [N, heads*d] attended values, before o_proj
   MatrixView x_mid;                    // [N, H]   residual stream after attention
   VectorView rstd_mlp;                 // [N]
   MatrixView xn_mlp;                   // [N, H]
-  MatrixView gate, up, act;            // [N, F]   act = silu(gate) * up (Gemma-2: gelu(gate) * up)
-  // Gemma-2's post-norms: the branch outputs before their norm, and 1/rms of each (empty otherwise).
+  MatrixView gate, up, act;            // [N, F]   act = silu(gate) * up (Gemma: gelu(gate) * up)
+  // Gemma's post-norms: the branch outputs before their norm, and 1/rms of each (empty otherwise).
   MatrixView attn_out, mlp_out;        // [N, H]
   VectorView rstd_attn_out, rstd_mlp_out;   // [N]
+  // Gemma-3's q/k norms: the projections before their per-head norm, and 1/rms of each (row, head),
+  // row-major, i.e. the projections seen as [N*heads, d] (empty otherwise).
+  MatrixView q_proj, k_proj;           // [N, heads*d], [N, kv*d]
+  VectorView rstd_q, rstd_k;           // [N*heads], [N*kv]
 };
 
 enum class ActivationMemory { OneLayer, AllLayers, LayerInputs };
@@ -41,10 +45,11 @@ class Activations {
   Activations(const io::ModelConfig& c, int batch, int seq_len, ActivationMemory memory)
       : batch_(batch), seq_len_(seq_len), memory_(memory) {
     const Eigen::Index N = Eigen::Index(batch) * seq_len, H = c.hidden_size, F = c.intermediate_size;
-    const bool post = c.post_norms();
+    const bool post = c.post_norms(), qk = c.qk_norms();
     const Eigen::Index per_layer = N * H * 4 + N * 2 + N * (c.q_dim() * 2 + c.kv_dim() * 2) +
                                    Eigen::Index(batch) * c.num_heads * seq_len * seq_len + N * F * 3 +
-                                   (post ? N * H * 2 + N * 2 : 0);
+                                   (post ? N * H * 2 + N * 2 : 0) +
+                                   (qk ? N * (c.q_dim() + c.kv_dim()) + N * (c.num_heads + c.num_kv_heads) : 0);
     const int stored = memory == ActivationMemory::AllLayers ? c.num_layers : 1;
     const int inputs = memory == ActivationMemory::LayerInputs ? c.num_layers : 0;
     arena_.resize(size_t(per_layer * stored + N * H * (2 + inputs) + N));
@@ -58,7 +63,11 @@ class Activations {
                          take_matrix(N, H), take_vector(N), take_matrix(N, H), take_matrix(N, F), take_matrix(N, F),
                          take_matrix(N, F), post ? take_matrix(N, H) : MatrixView(nullptr, 0, 0),
                          post ? take_matrix(N, H) : MatrixView(nullptr, 0, 0),
-                         post ? take_vector(N) : VectorView(nullptr, 0), post ? take_vector(N) : VectorView(nullptr, 0)});
+                         post ? take_vector(N) : VectorView(nullptr, 0), post ? take_vector(N) : VectorView(nullptr, 0),
+                         qk ? take_matrix(N, c.q_dim()) : MatrixView(nullptr, 0, 0),
+                         qk ? take_matrix(N, c.kv_dim()) : MatrixView(nullptr, 0, 0),
+                         qk ? take_vector(N * c.num_heads) : VectorView(nullptr, 0),
+                         qk ? take_vector(N * c.num_kv_heads) : VectorView(nullptr, 0)});
     }
     for (int l = 0; l < inputs; ++l) inputs_.push_back(take_matrix(N, H));
     x_out_ = std::make_unique<MatrixView>(take_matrix(N, H));

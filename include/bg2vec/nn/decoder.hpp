@@ -4,7 +4,9 @@
 // parameter; an optional LoRA adapter adds its low-rank update to the projections it targets.
 // Gemma-2 is the same graph with the traits of its config (io::ModelConfig): scaled embeddings, norms
 // with weight offset 1, a norm on each branch's output before the residual add, its attention scale,
-// soft-capped scores and logits, GeGLU, and a sliding window on some layers only.
+// soft-capped scores and logits, GeGLU, and a sliding window on some layers only. Gemma-3 is Gemma-2
+// with an RMSNorm on each head of q and k before RoPE, a rotary base of its own on the sliding layers,
+// and (usually) no soft-caps.
 //
 // backward() walks the same graph in reverse, reading the activations the forward kept and adding
 // (+=) parameter gradients into buffers with the parameters' flat layout (DecoderTensors over a
@@ -42,7 +44,7 @@ class Decoder {
     const auto& w = model_.weights();
     layers::check_token_ids(batch, c.vocab_size);
     require(acts.batch() == batch.batch && acts.seq_len() == batch.seq_len, "activations sized for another batch shape");
-    const layers::RopeTable rope(batch.seq_len, c.head_dim, c.rope_theta);
+    const Rotary rope(c, batch.seq_len);
 
     layers::embedding_forward(batch, w.embed, acts.layer(0).x_in, c.embedding_scale());
     if (layer_outputs) layer_outputs->push_back(acts.layer(0).x_in);
@@ -69,7 +71,7 @@ class Decoder {
     require(acts.trainable(), "backward needs activations kept for training (AllLayers or LayerInputs)");
     require(d_hidden.rows() == acts.hidden().rows() && d_hidden.cols() == acts.hidden().cols(), "d_hidden has the wrong shape");
     require(!lora_grads || lora_, "LoRA gradients requested from a decoder without an adapter");
-    const layers::RopeTable rope(batch.seq_len, c.head_dim, c.rope_theta);
+    const Rotary rope(c, batch.seq_len);
     const Eigen::Index N = d_hidden.rows();
     Workspace ws(c, N);
 
@@ -109,14 +111,49 @@ class Decoder {
   const LoraAdapter* lora() const { return lora_; }
 
  private:
+  // One rotary table per distinct base, built once per pass: Gemma-3's sliding layers have their own.
+  struct Rotary {
+    layers::RopeTable global;
+    std::optional<layers::RopeTable> local;
+    Rotary(const io::ModelConfig& c, int seq_len) : global(seq_len, c.head_dim, c.rope_theta) {
+      if (c.rope_local_theta && *c.rope_local_theta != c.rope_theta) local.emplace(seq_len, c.head_dim, *c.rope_local_theta);
+    }
+    const layers::RopeTable& of_layer(const io::ModelConfig& c, int l) const {
+      return local && c.rope_theta_of_layer(l) != c.rope_theta ? *local : global;
+    }
+  };
+
   // Gradient buffers of one layer, reused by every layer.
   struct Workspace {
-    Matrix d_act, d_gate, d_up, d_xn, d_att, dq, dk, dv, d_branch;
+    Matrix d_act, d_gate, d_up, d_xn, d_att, dq, dk, dv, d_branch, dq_proj, dk_proj;
     Workspace(const io::ModelConfig& c, Eigen::Index N)
         : d_act(N, c.intermediate_size), d_gate(N, c.intermediate_size), d_up(N, c.intermediate_size),
           d_xn(N, c.hidden_size), d_att(N, c.q_dim()), dq(N, c.q_dim()), dk(N, c.kv_dim()), dv(N, c.kv_dim()),
-          d_branch(c.post_norms() ? N : 0, c.hidden_size) {}
+          d_branch(c.post_norms() ? N : 0, c.hidden_size), dq_proj(c.qk_norms() ? N : 0, c.q_dim()),
+          dk_proj(c.qk_norms() ? N : 0, c.kv_dim()) {}
   };
+
+  // Gemma-3's RMSNorm of each head: x and y [N, heads*d] are seen as [N*heads, d] (row-major: the same
+  // memory), one 1/rms per (row, head) in rstd.
+  void head_norm_forward(const MatrixView& x, const VectorView& weight, MatrixView& y, VectorView& rstd) const {
+    const auto& c = model_.config();
+    const Eigen::Index rows = x.size() / c.head_dim;
+    const Eigen::Map<const Matrix> xh(x.data(), rows, c.head_dim);
+    MatrixView yh(y.data(), rows, c.head_dim);
+    layers::rmsnorm_forward(xh, weight, float(c.rms_norm_eps), yh, rstd, c.norm_weight_offset());
+  }
+
+  // Its backward: dx = the gradient of x (overwritten) from dy, that of y; dweight += when it trains.
+  void head_norm_backward(const MatrixView& x, const VectorView& weight, const VectorView& rstd, const Matrix& dy,
+                          Matrix& dx, VectorView* dweight) const {
+    const auto& c = model_.config();
+    const Eigen::Index rows = x.size() / c.head_dim;
+    const Eigen::Map<const Matrix> xh(x.data(), rows, c.head_dim), dyh(dy.data(), rows, c.head_dim);
+    MatrixView dxh(dx.data(), rows, c.head_dim);
+    dxh.setZero();
+    layers::rmsnorm_backward(xh, weight, rstd, dyh, dxh, c.norm_weight_offset());
+    if (dweight) layers::rmsnorm_backward_weight(xh, rstd, dyh, *dweight);
+  }
 
   layers::AttentionShape attention_shape(int l) const {
     const auto& c = model_.config();
@@ -180,15 +217,23 @@ class Decoder {
     project_backward(l, module, x, weight, acts, ws.d_branch, dx_in, false, d_weight, lg);
   }
 
-  void layer_forward(int l, const TokenBatch& batch, const layers::RopeTable& rope, const Activations& acts,
+  void layer_forward(int l, const TokenBatch& batch, const Rotary& rotary, const Activations& acts,
                      LayerActivations& a, MatrixView& out) const {
     const auto& c = model_.config();
     const LayerTensors& w = model_.weights().layers[size_t(l)];
     const float eps = float(c.rms_norm_eps), offset = c.norm_weight_offset();
     layers::rmsnorm_forward(a.x_in, w.attn_norm, eps, a.xn_attn, a.rstd_attn, offset);
-    project(l, kQ, a.xn_attn, w.q, acts, a.q, false);
-    project(l, kK, a.xn_attn, w.k, acts, a.k, false);
+    if (c.qk_norms()) {                                  // Gemma-3: q, k = norm(x W^T) per head
+      project(l, kQ, a.xn_attn, w.q, acts, a.q_proj, false);
+      project(l, kK, a.xn_attn, w.k, acts, a.k_proj, false);
+      head_norm_forward(a.q_proj, *w.q_norm, a.q, a.rstd_q);
+      head_norm_forward(a.k_proj, *w.k_norm, a.k, a.rstd_k);
+    } else {
+      project(l, kQ, a.xn_attn, w.q, acts, a.q, false);
+      project(l, kK, a.xn_attn, w.k, acts, a.k, false);
+    }
     project(l, kV, a.xn_attn, w.v, acts, a.v, false);
+    const layers::RopeTable& rope = rotary.of_layer(c, l);
     layers::rope_apply(a.q, batch.seq_len, rope);
     layers::rope_apply(a.k, batch.seq_len, rope);
     layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(l), a.probs, a.att, acts.attention_dropout,
@@ -204,7 +249,7 @@ class Decoder {
   }
 
   // On entry dx is the gradient of the layer's output; on return, of its input.
-  void layer_backward(int l, const TokenBatch& batch, const layers::RopeTable& rope, const Activations& acts,
+  void layer_backward(int l, const TokenBatch& batch, const Rotary& rotary, const Activations& acts,
                       const LayerActivations& a, Matrix& dx, Workspace& ws, LayerTensors* g, LoraTensors* lg) const {
     const auto& c = model_.config();
     const LayerTensors& w = model_.weights().layers[size_t(l)];
@@ -219,15 +264,24 @@ class Decoder {
     layers::rmsnorm_backward(a.x_mid, w.mlp_norm, a.rstd_mlp, ws.d_xn, dx, offset);          // dx: now d x_mid
     if (g) layers::rmsnorm_backward_weight(a.x_mid, a.rstd_mlp, ws.d_xn, g->mlp_norm);
 
-    // x_mid = x_in + [post-norm](o(attention(rope(q(xn)), rope(k(xn)), v(xn))))
+    // x_mid = x_in + [post-norm](o(attention(rope([norm](q(xn))), rope([norm](k(xn))), v(xn))))
     residual_branch_backward(l, kO, a.att, w.o, w.attn_out_norm, g ? &g->attn_out_norm : nullptr, acts, a.attn_out,
                              a.rstd_attn_out, dx, ws, ws.d_att, g ? &g->o : nullptr, lg);
     layers::attention_backward(a.q, a.k, a.v, a.probs, ws.d_att, batch, attention_shape(l), ws.dq, ws.dk, ws.dv,
                                acts.attention_dropout, attention_stream(l));
+    const layers::RopeTable& rope = rotary.of_layer(c, l);
     layers::rope_backward(ws.dq, batch.seq_len, rope);
     layers::rope_backward(ws.dk, batch.seq_len, rope);
-    project_backward(l, kQ, a.xn_attn, w.q, acts, ws.dq, ws.d_xn, false, g ? &g->q : nullptr, lg);
-    project_backward(l, kK, a.xn_attn, w.k, acts, ws.dk, ws.d_xn, true, g ? &g->k : nullptr, lg);
+    const Matrix* dq = &ws.dq;
+    const Matrix* dk = &ws.dk;
+    if (c.qk_norms()) {                                  // Gemma-3: through the per-head norms
+      head_norm_backward(a.q_proj, *w.q_norm, a.rstd_q, ws.dq, ws.dq_proj, g ? &*g->q_norm : nullptr);
+      head_norm_backward(a.k_proj, *w.k_norm, a.rstd_k, ws.dk, ws.dk_proj, g ? &*g->k_norm : nullptr);
+      dq = &ws.dq_proj;
+      dk = &ws.dk_proj;
+    }
+    project_backward(l, kQ, a.xn_attn, w.q, acts, *dq, ws.d_xn, false, g ? &g->q : nullptr, lg);
+    project_backward(l, kK, a.xn_attn, w.k, acts, *dk, ws.d_xn, true, g ? &g->k : nullptr, lg);
     project_backward(l, kV, a.xn_attn, w.v, acts, ws.dv, ws.d_xn, true, g ? &g->v : nullptr, lg);
     layers::rmsnorm_backward(a.x_in, w.attn_norm, a.rstd_attn, ws.d_xn, dx, offset);          // dx: now d x_in
     if (g) layers::rmsnorm_backward_weight(a.x_in, a.rstd_attn, ws.d_xn, g->attn_norm);

@@ -32,6 +32,10 @@ class ParameterLayout {
       add(p + "self_attn.k_proj.weight", {c.kv_dim(), H});
       add(p + "self_attn.v_proj.weight", {c.kv_dim(), H});
       add(p + "self_attn.o_proj.weight", {H, c.q_dim()});
+      if (c.qk_norms()) {
+        add(p + "self_attn.q_norm.weight", {c.head_dim});
+        add(p + "self_attn.k_norm.weight", {c.head_dim});
+      }
       add(p + "post_attention_layernorm.weight", {H});
       if (c.post_norms()) {
         add(p + "pre_feedforward_layernorm.weight", {H});
@@ -69,13 +73,15 @@ class ParameterLayout {
 
 // Views of one layer's tensors inside a flat buffer (parameters or their gradients).
 // The norms by role: attn_norm before attention, mlp_norm before the MLP (Llama/Mistral call it
-// post_attention_layernorm, Gemma-2 pre_feedforward_layernorm); Gemma-2 alone has attn_out_norm
-// (its post_attention_layernorm) and mlp_out_norm on the branch outputs.
+// post_attention_layernorm, Gemma pre_feedforward_layernorm); Gemma alone has attn_out_norm
+// (its post_attention_layernorm) and mlp_out_norm on the branch outputs, and Gemma-3 q_norm and k_norm
+// ([head_dim], shared by the heads) on each head of q and k.
 struct LayerTensors {
   VectorView attn_norm, mlp_norm;
   MatrixView q, k, v, o;               // [out, in]
   MatrixView gate, up, down;
   std::optional<VectorView> attn_out_norm, mlp_out_norm;
+  std::optional<VectorView> q_norm, k_norm;
 };
 
 struct DecoderTensors {
@@ -101,10 +107,14 @@ struct DecoderTensors {
                         matrix(layout, buffer, p + "mlp.gate_proj.weight"),
                         matrix(layout, buffer, p + "mlp.up_proj.weight"),
                         matrix(layout, buffer, p + "mlp.down_proj.weight"),
-                        std::nullopt, std::nullopt});
+                        std::nullopt, std::nullopt, std::nullopt, std::nullopt});
       if (post) {
         layers.back().attn_out_norm.emplace(vector(layout, buffer, p + "post_attention_layernorm.weight"));
         layers.back().mlp_out_norm.emplace(vector(layout, buffer, p + "post_feedforward_layernorm.weight"));
+      }
+      if (c.qk_norms()) {
+        layers.back().q_norm.emplace(vector(layout, buffer, p + "self_attn.q_norm.weight"));
+        layers.back().k_norm.emplace(vector(layout, buffer, p + "self_attn.k_norm.weight"));
       }
     }
   }
