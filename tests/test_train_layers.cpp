@@ -85,6 +85,29 @@ TEST_CASE("rmsnorm backward: input and weight, with weight offset 0 (Llama) and 
   }
 }
 
+TEST_CASE("per-head rmsnorm backward (Gemma-3's q_norm, k_norm): input and the shared weight, offset 1") {
+  const int N = 5, heads = 3, d = 4;
+  Matrix x = random_matrix(N, heads * d, 1), w = random_matrix(d, 1, 2, 0.3f), R = random_matrix(N, heads * d, 3);
+  auto loss = [&] {
+    Matrix y(N, heads * d);
+    Vector rstd(N * heads);
+    layers::head_rmsnorm_forward(x, d, Vector(w), 1e-6f, y, rstd, 1.0f);
+    return dot(y, R);
+  };
+  Matrix y(N, heads * d), dx = Matrix::Zero(N, heads * d);
+  Vector rstd(N * heads), dw = Vector::Zero(d);
+  layers::head_rmsnorm_forward(x, d, Vector(w), 1e-6f, y, rstd, 1.0f);
+  // each head of each row has unit rms before the weight: heads are normalised on their own
+  Matrix plain(N, heads * d);
+  layers::head_rmsnorm_forward(x, d, Vector(Vector::Zero(d)), 0.0f, plain, rstd, 1.0f);
+  for (int h = 0; h < heads; ++h) CHECK(plain.block(2, h * d, 1, d).squaredNorm() / d == doctest::Approx(1.0).epsilon(1e-5));
+  layers::head_rmsnorm_forward(x, d, Vector(w), 1e-6f, y, rstd, 1.0f);
+  layers::head_rmsnorm_backward(x, d, Vector(w), rstd, R, dx, 1.0f);
+  layers::head_rmsnorm_backward_weight(x, d, rstd, R, dw);
+  CHECK(fd_error(x, dx, loss) < kTolerance);
+  CHECK(fd_error(w, Matrix(dw), loss) < kTolerance);
+}
+
 TEST_CASE("linear and the gated activations (SwiGLU, GeGLU) backward") {
   Matrix x = random_matrix(4, 6, 1), W = random_matrix(5, 6, 2), R = random_matrix(4, 5, 3);
   auto linear_loss = [&] { Matrix y(4, 5); layers::linear_forward(x, W, y); return dot(y, R); };
@@ -207,7 +230,7 @@ TEST_CASE("LoRA backward: input, A and B, with dropout") {
 }
 
 TEST_CASE_TEMPLATE("activation checkpointing gives the same gradients as keeping every layer", F, test::MistralDev,
-                   test::Gemma2Dev) {
+                   test::Gemma2Dev, test::Gemma3Dev) {
   Model model = load_model(test::fixture(std::string("hf/") + F::name));
   const TokenBatch tokens = small_batch(2, 9, model.config().vocab_size, 3);
   const Decoder<Causal> decoder(model);

@@ -1,5 +1,5 @@
-// Training agrees with Hugging Face transformers (float64 reference) on the mistral-dev and gemma2-dev
-// fixtures: the loss and the gradient of every parameter for NTP, MNTP and SimCSE, one AdamW step, and
+// Training agrees with Hugging Face transformers (float64 reference) on the mistral-dev, gemma2-dev and
+// gemma3-dev fixtures (q_norm and k_norm included): the loss and the gradient of every parameter for NTP, MNTP and SimCSE, one AdamW step, and
 // the gradients of a PEFT LoRA adapter under MNTP.
 #include <bg2vec/train.hpp>
 #include <doctest/doctest.h>
@@ -13,6 +13,7 @@ namespace {
 constexpr double kTolerance = 1e-3;   // relative to the largest reference value of each tensor
 
 using test::Gemma2Dev;
+using test::Gemma3Dev;
 using test::MistralDev;
 
 std::filesystem::path model_dir(const char* fixture) { return test::fixture(std::string("hf/") + fixture); }
@@ -44,7 +45,7 @@ template <> std::string prefix<train::Ntp>() { return "ntp_grad"; }
 template <> std::string prefix<train::Mntp>() { return "mntp_grad"; }
 template <> std::string prefix<train::SimCse>() { return "simcse_grad"; }
 
-// One objective on one fixture. NTP's reference used a causal mask without Gemma-2's sliding window,
+// One objective on one fixture. NTP's reference used a causal mask without Gemma's sliding window,
 // so it runs under test::CausalWithoutWindow (support.hpp); the others under their own attention.
 template <class F, class O>
 struct On {
@@ -57,7 +58,8 @@ struct On {
 
 TEST_CASE_TEMPLATE("loss and the gradient of every parameter match transformers", C, On<MistralDev, train::Ntp>,
                    On<MistralDev, train::Mntp>, On<MistralDev, train::SimCse>, On<Gemma2Dev, train::Ntp>,
-                   On<Gemma2Dev, train::Mntp>, On<Gemma2Dev, train::SimCse>) {
+                   On<Gemma2Dev, train::Mntp>, On<Gemma2Dev, train::SimCse>, On<Gemma3Dev, train::Ntp>,
+                   On<Gemma3Dev, train::Mntp>, On<Gemma3Dev, train::SimCse>) {
   using O = typename C::objective;
   const std::string name = C::fixture::name;
   const auto& reference = test::hf_reference(name);
@@ -70,17 +72,24 @@ TEST_CASE_TEMPLATE("loss and the gradient of every parameter match transformers"
   const double loss = fixture_objective<O>()(decoder, fixture_batch<O>(reference), ctx);
 
   CHECK(loss == doctest::Approx(reference.read_float32(prefix<O>() + "_loss")[0]).epsilon(1e-5));
-  double worst = 0;
+  double worst = 0, worst_qk_norm = 0;
+  int qk_norms = 0;
   for (const auto& p : model.layout().tensors()) {
     CAPTURE(p.name);
     const double err = test::relative_error({grad.data() + p.offset, p.size()}, reference.read_float32(prefix<O>() + "." + p.name));
     CHECK(err < kTolerance);
     worst = std::max(worst, err);
+    if (p.name.find("self_attn.q_norm.") != std::string::npos || p.name.find("self_attn.k_norm.") != std::string::npos) {
+      worst_qk_norm = std::max(worst_qk_norm, err);
+      ++qk_norms;
+    }
   }
-  MESSAGE(name << " " << prefix<O>() << ": worst relative gradient error " << worst);
+  CHECK(qk_norms == (model.config().qk_norms() ? 2 * model.config().num_layers : 0));
+  if (qk_norms) MESSAGE(name << " " << prefix<O>() << ": worst relative gradient error " << worst << " (q_norm/k_norm: " << worst_qk_norm << ")");
+  else MESSAGE(name << " " << prefix<O>() << ": worst relative gradient error " << worst);
 }
 
-TEST_CASE_TEMPLATE("one AdamW step from the MNTP gradients matches torch.optim.AdamW", F, MistralDev, Gemma2Dev) {
+TEST_CASE_TEMPLATE("one AdamW step from the MNTP gradients matches torch.optim.AdamW", F, MistralDev, Gemma2Dev, Gemma3Dev) {
   const auto& reference = test::hf_reference(F::name);
   Model model = load_model(model_dir(F::name));
   std::vector<float> grad(model.parameter_count());
@@ -97,7 +106,7 @@ TEST_CASE_TEMPLATE("one AdamW step from the MNTP gradients matches torch.optim.A
   MESSAGE(std::string(F::name) << " adamw_step1: worst relative error " << worst);
 }
 
-TEST_CASE_TEMPLATE("LoRA adapter gradients under MNTP match PEFT", F, MistralDev, Gemma2Dev) {
+TEST_CASE_TEMPLATE("LoRA adapter gradients under MNTP match PEFT", F, MistralDev, Gemma2Dev, Gemma3Dev) {
   const auto& reference = test::hf_reference(F::name);
   const Model model = load_model(model_dir(F::name));
   const LoraAdapter adapter = io::load_adapter(model_dir(F::name) / "lora", model.config());

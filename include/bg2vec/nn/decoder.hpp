@@ -133,28 +133,6 @@ class Decoder {
           dk_proj(c.qk_norms() ? N : 0, c.kv_dim()) {}
   };
 
-  // Gemma-3's RMSNorm of each head: x and y [N, heads*d] are seen as [N*heads, d] (row-major: the same
-  // memory), one 1/rms per (row, head) in rstd.
-  void head_norm_forward(const MatrixView& x, const VectorView& weight, MatrixView& y, VectorView& rstd) const {
-    const auto& c = model_.config();
-    const Eigen::Index rows = x.size() / c.head_dim;
-    const Eigen::Map<const Matrix> xh(x.data(), rows, c.head_dim);
-    MatrixView yh(y.data(), rows, c.head_dim);
-    layers::rmsnorm_forward(xh, weight, float(c.rms_norm_eps), yh, rstd, c.norm_weight_offset());
-  }
-
-  // Its backward: dx = the gradient of x (overwritten) from dy, that of y; dweight += when it trains.
-  void head_norm_backward(const MatrixView& x, const VectorView& weight, const VectorView& rstd, const Matrix& dy,
-                          Matrix& dx, VectorView* dweight) const {
-    const auto& c = model_.config();
-    const Eigen::Index rows = x.size() / c.head_dim;
-    const Eigen::Map<const Matrix> xh(x.data(), rows, c.head_dim), dyh(dy.data(), rows, c.head_dim);
-    MatrixView dxh(dx.data(), rows, c.head_dim);
-    dxh.setZero();
-    layers::rmsnorm_backward(xh, weight, rstd, dyh, dxh, c.norm_weight_offset());
-    if (dweight) layers::rmsnorm_backward_weight(xh, rstd, dyh, *dweight);
-  }
-
   layers::AttentionShape attention_shape(int l) const {
     const auto& c = model_.config();
     const auto cap = c.attn_logit_softcapping;
@@ -226,8 +204,8 @@ class Decoder {
     if (c.qk_norms()) {                                  // Gemma-3: q, k = norm(x W^T) per head
       project(l, kQ, a.xn_attn, w.q, acts, a.q_proj, false);
       project(l, kK, a.xn_attn, w.k, acts, a.k_proj, false);
-      head_norm_forward(a.q_proj, *w.q_norm, a.q, a.rstd_q);
-      head_norm_forward(a.k_proj, *w.k_norm, a.k, a.rstd_k);
+      layers::head_rmsnorm_forward(a.q_proj, c.head_dim, *w.q_norm, eps, a.q, a.rstd_q, offset);
+      layers::head_rmsnorm_forward(a.k_proj, c.head_dim, *w.k_norm, eps, a.k, a.rstd_k, offset);
     } else {
       project(l, kQ, a.xn_attn, w.q, acts, a.q, false);
       project(l, kK, a.xn_attn, w.k, acts, a.k, false);
@@ -275,8 +253,12 @@ class Decoder {
     const Matrix* dq = &ws.dq;
     const Matrix* dk = &ws.dk;
     if (c.qk_norms()) {                                  // Gemma-3: through the per-head norms
-      head_norm_backward(a.q_proj, *w.q_norm, a.rstd_q, ws.dq, ws.dq_proj, g ? &*g->q_norm : nullptr);
-      head_norm_backward(a.k_proj, *w.k_norm, a.rstd_k, ws.dk, ws.dk_proj, g ? &*g->k_norm : nullptr);
+      ws.dq_proj.setZero();
+      ws.dk_proj.setZero();
+      layers::head_rmsnorm_backward(a.q_proj, c.head_dim, *w.q_norm, a.rstd_q, ws.dq, ws.dq_proj, offset);
+      layers::head_rmsnorm_backward(a.k_proj, c.head_dim, *w.k_norm, a.rstd_k, ws.dk, ws.dk_proj, offset);
+      if (g) layers::head_rmsnorm_backward_weight(a.q_proj, c.head_dim, a.rstd_q, ws.dq, *g->q_norm);
+      if (g) layers::head_rmsnorm_backward_weight(a.k_proj, c.head_dim, a.rstd_k, ws.dk, *g->k_norm);
       dq = &ws.dq_proj;
       dk = &ws.dk_proj;
     }
