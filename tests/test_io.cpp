@@ -297,6 +297,207 @@ TEST_CASE("a Gemma-2 model saves and loads back unchanged (four norms per layer,
   CHECK(j["final_logit_softcapping"] == 30.0);
 }
 
+nlohmann::json gemma3_config() {
+  std::ifstream in(test::fixture("hf/gemma3-dev/config.json"));
+  return nlohmann::json::parse(in);
+}
+
+// Every field of two configs but `raw` agrees.
+void check_same_config(const io::ModelConfig& a, const io::ModelConfig& b) {
+  CHECK(a.architecture == b.architecture);
+  CHECK(a.vocab_size == b.vocab_size);
+  CHECK(a.hidden_size == b.hidden_size);
+  CHECK(a.intermediate_size == b.intermediate_size);
+  CHECK(a.num_layers == b.num_layers);
+  CHECK(a.num_heads == b.num_heads);
+  CHECK(a.num_kv_heads == b.num_kv_heads);
+  CHECK(a.head_dim == b.head_dim);
+  CHECK(a.rope_theta == b.rope_theta);
+  CHECK(a.rope_local_theta == b.rope_local_theta);
+  CHECK(a.rms_norm_eps == b.rms_norm_eps);
+  CHECK(a.tie_word_embeddings == b.tie_word_embeddings);
+  CHECK(a.max_position_embeddings == b.max_position_embeddings);
+  CHECK(a.sliding_window == b.sliding_window);
+  CHECK(a.sliding_layers == b.sliding_layers);
+  CHECK(a.bos_token_id == b.bos_token_id);
+  CHECK(a.eos_token_id == b.eos_token_id);
+  CHECK(a.pad_token_id == b.pad_token_id);
+  CHECK(a.query_pre_attn_scalar == b.query_pre_attn_scalar);
+  CHECK(a.attn_logit_softcapping == b.attn_logit_softcapping);
+  CHECK(a.final_logit_softcapping == b.final_logit_softcapping);
+}
+
+TEST_CASE("a Gemma-3 config.json gives Gemma-3's traits, in the layouts of transformers 5 and 4") {
+  auto j = gemma3_config();
+  const auto c = io::parse_config(j, "config.json");
+  CHECK(c.is_gemma3());
+  CHECK(c.is_gemma());
+  CHECK_FALSE(c.is_gemma2());
+  CHECK(c.embedding_scale() == 8.0f);                  // sqrt(hidden_size 64)
+  CHECK(c.norm_weight_offset() == 1.0f);
+  CHECK(c.post_norms());
+  CHECK(c.qk_norms());
+  CHECK(c.activation() == io::Activation::GeluTanh);
+  CHECK(c.attention_scale() == 0.25f);                 // query_pre_attn_scalar 16
+  CHECK_FALSE(c.attn_logit_softcapping.has_value());
+  CHECK_FALSE(c.final_logit_softcapping.has_value());
+  CHECK(c.tie_word_embeddings);
+  CHECK(c.sliding_layers == std::vector<bool>{true, true, false});
+  CHECK(c.window_of_layer(0) == 6);
+  CHECK(c.window_of_layer(2) == std::nullopt);
+  CHECK(c.rope_theta == 1e6);
+  CHECK(c.rope_local_theta == 1e4);
+  CHECK(c.rope_theta_of_layer(1) == 1e4);
+  CHECK(c.rope_theta_of_layer(2) == 1e6);
+  CHECK_FALSE(io::parse_config(fixture_config(), "config.json").qk_norms());
+  CHECK_FALSE(io::parse_config(gemma2_config(), "config.json").qk_norms());
+  CHECK_FALSE(io::parse_config(gemma2_config(), "config.json").rope_local_theta.has_value());
+  CHECK(io::parse_config(gemma2_config(), "config.json").rope_theta_of_layer(0) == 1e4);
+
+  SUBCASE("transformers 4: top-level rope_theta and rope_local_base_freq, sliding_window_pattern, null rope_scaling") {
+    j.erase("layer_types");
+    j.erase("rope_parameters");
+    j.erase("_sliding_window_pattern");
+    j["rope_theta"] = 1e6;
+    j["rope_local_base_freq"] = 1e4;
+    j["rope_scaling"] = nullptr;
+    j["sliding_window_pattern"] = 3;                   // layers 0, 1 slide, layer 2 is global
+    check_same_config(io::parse_config(j, "config.json"), c);
+  }
+  SUBCASE("without layer_types the pattern decides, 6 by default (also as _sliding_window_pattern)") {
+    j.erase("layer_types");
+    j.erase("_sliding_window_pattern");
+    j["num_hidden_layers"] = 7;
+    CHECK(io::parse_config(j, "config.json").sliding_layers == std::vector<bool>{true, true, true, true, true, false, true});
+    j["_sliding_window_pattern"] = 2;
+    CHECK(io::parse_config(j, "config.json").sliding_layers == std::vector<bool>{true, false, true, false, true, false, true});
+  }
+  SUBCASE("flat rope_parameters {rope_theta}: the full layers' base; the sliding layers' from rope_local_base_freq") {
+    j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 5e5}};
+    CHECK(io::parse_config(j, "config.json").rope_theta == 5e5);
+    CHECK(io::parse_config(j, "config.json").rope_local_theta == 1e4);
+    j["rope_local_base_freq"] = 2e4;
+    CHECK(io::parse_config(j, "config.json").rope_local_theta == 2e4);
+  }
+  SUBCASE("absent fields take Gemma3TextConfig's defaults: tied, no soft-caps, bases 1e6 / 1e4, window 4096") {
+    for (const char* f : {"tie_word_embeddings", "attn_logit_softcapping", "final_logit_softcapping", "rope_parameters", "sliding_window"})
+      j.erase(f);
+    const auto d = io::parse_config(j, "config.json");
+    CHECK(d.tie_word_embeddings);
+    CHECK_FALSE(d.attn_logit_softcapping.has_value());
+    CHECK_FALSE(d.final_logit_softcapping.has_value());
+    CHECK(d.rope_theta == 1e6);
+    CHECK(d.rope_local_theta == 1e4);
+    CHECK(d.sliding_window == 4096);
+  }
+  SUBCASE("soft-caps, where a config gives them, apply as for Gemma-2") {
+    j["attn_logit_softcapping"] = 50.0;
+    j["final_logit_softcapping"] = 30.0;
+    const auto d = io::parse_config(j, "config.json");
+    CHECK(d.attn_logit_softcapping == 50.0);
+    CHECK(d.final_logit_softcapping == 30.0);
+  }
+}
+
+TEST_CASE("Gemma-3 configs we do not implement are refused by name (the file and the field)") {
+  auto j = gemma3_config();
+  auto error = [&] { return error_of([&] { io::parse_config(j, "dir/config.json"); }); };
+  SUBCASE("scaled rotary embeddings (the 4B+ models' linear scaling), in either layout") {
+    j["rope_parameters"]["full_attention"] = {{"rope_type", "linear"}, {"factor", 8.0}, {"rope_theta", 1e6}};
+    CHECK(error() == "dir/config.json: rope_parameters.full_attention.rope_type \"linear\" is not supported (only \"default\")");
+    j.erase("rope_parameters");
+    j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 8.0}};
+    CHECK(error().find("dir/config.json: rope_scaling {\"factor\":8.0,\"rope_type\":\"linear\"} is not supported") == 0);
+  }
+  SUBCASE("a rope_parameters entry for a layer type we do not know") {
+    j["rope_parameters"]["chunked_attention"] = {{"rope_type", "default"}, {"rope_theta", 1e4}};
+    CHECK(error() == "dir/config.json: rope_parameters entry \"chunked_attention\" is not supported (only full_attention and sliding_attention)");
+  }
+  SUBCASE("a rotary base that is not a positive number") {
+    j["rope_parameters"]["sliding_attention"]["rope_theta"] = -1;
+    CHECK(error() == "dir/config.json: rope_parameters.sliding_attention.rope_theta must be a positive number, got -1");
+  }
+  SUBCASE("bidirectional attention baked into the config (EmbeddingGemma)") {
+    j["use_bidirectional_attention"] = true;
+    CHECK(error().find("dir/config.json: use_bidirectional_attention = true is not supported") == 0);
+  }
+  SUBCASE("another activation") {
+    j["hidden_activation"] = "gelu";
+    CHECK(error() == "dir/config.json: hidden_activation \"gelu\" is not supported for Gemma3ForCausalLM (only gelu_pytorch_tanh)");
+  }
+  SUBCASE("biases") {
+    j["attention_bias"] = true;
+    CHECK(error() == "dir/config.json: attention_bias = true is not supported (bias-free layers only)");
+    j["attention_bias"] = false;
+    j["mlp_bias"] = true;
+    CHECK(error() == "dir/config.json: mlp_bias = true is not supported (bias-free layers only)");
+  }
+  SUBCASE("no query_pre_attn_scalar") {
+    j.erase("query_pre_attn_scalar");
+    CHECK(error().find("dir/config.json: missing required field \"query_pre_attn_scalar\"") == 0);
+  }
+  SUBCASE("a sliding pattern that is not a positive integer") {
+    j.erase("layer_types");
+    j["_sliding_window_pattern"] = 0;
+    CHECK(error() == "dir/config.json: field \"_sliding_window_pattern\" must be a positive integer, got 0");
+  }
+  SUBCASE("rope_parameters keyed by layer type on an architecture without per-layer bases") {
+    auto m = fixture_config();
+    m["rope_parameters"] = j["rope_parameters"];
+    CHECK(error_of([&] { io::parse_config(m, "dir/config.json"); }) ==
+          "dir/config.json: rope_parameters keyed by layer type are not supported for MistralForCausalLM (only for Gemma3ForCausalLM)");
+  }
+}
+
+TEST_CASE("a Gemma-3 model saves and loads back unchanged; its config.json is transformers 5's Gemma3ForCausalLM") {
+  const Model model = load_model(test::fixture("hf/gemma3-dev"));
+  CHECK(model.layout().contains("model.layers.2.self_attn.q_norm.weight"));
+  CHECK(model.layout()["model.layers.2.self_attn.k_norm.weight"].shape == Shape{16});
+  CHECK_FALSE(model.layout().contains("lm_head.weight"));
+  test::TempDir dir("io-gemma3");
+  save_model(model, dir.path);
+  const Model back = load_model(dir.path);
+  CHECK(back.parameters() == model.parameters());
+  check_same_config(back.config(), model.config());
+  std::ifstream in(dir / "config.json");
+  const auto j = nlohmann::json::parse(in);
+  CHECK(j["architectures"] == nlohmann::json{"Gemma3ForCausalLM"});
+  CHECK(j["model_type"] == "gemma3_text");
+  CHECK(j["hidden_activation"] == "gelu_pytorch_tanh");
+  CHECK(j["head_dim"] == 16);
+  CHECK(j["query_pre_attn_scalar"] == 16.0);
+  CHECK(j["sliding_window"] == 6);
+  CHECK(j["layer_types"] == nlohmann::json{"sliding_attention", "sliding_attention", "full_attention"});
+  CHECK(j["rope_parameters"] == nlohmann::json{{"full_attention", {{"rope_type", "default"}, {"rope_theta", 1e6}}},
+                                               {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 1e4}}}});
+  CHECK(j["attn_logit_softcapping"].is_null());
+  CHECK(j["final_logit_softcapping"].is_null());
+  CHECK(j["tie_word_embeddings"] == true);
+
+  SUBCASE("a config built field by field (as from GGUF) round-trips too, and so does transformers 4's layout") {
+    io::ModelConfig c;
+    c.architecture = "Gemma3ForCausalLM";
+    c.vocab_size = 100; c.hidden_size = 32; c.intermediate_size = 64; c.num_layers = 7;
+    c.num_heads = 2; c.num_kv_heads = 1; c.head_dim = 16;
+    c.rope_theta = 1e6; c.rope_local_theta = 1e4; c.rms_norm_eps = 1e-6; c.tie_word_embeddings = true;
+    c.sliding_window = 512; c.sliding_layers = {true, true, true, true, true, false, true};
+    c.query_pre_attn_scalar = 16; c.bos_token_id = 2; c.eos_token_id = 1;
+    check_same_config(io::parse_config(io::to_json(c), "config.json"), c);
+
+    auto v4 = gemma3_config();
+    v4.erase("layer_types");
+    v4.erase("rope_parameters");
+    v4["rope_theta"] = 1e6;
+    v4["rope_local_base_freq"] = 1e4;
+    v4["sliding_window_pattern"] = 3;
+    const auto from_v4 = io::parse_config(v4, "config.json");
+    const auto written = io::to_json(from_v4);
+    CHECK(written["rope_theta"] == 1e6);               // transformers 4's fields kept in step
+    CHECK(written["rope_local_base_freq"] == 1e4);
+    check_same_config(io::parse_config(written, "config.json"), from_v4);
+  }
+}
+
 TEST_CASE("model weights that do not fit config.json are refused") {
   test::TempDir dir("io-model");
   copy_fixture_model(dir.path);
