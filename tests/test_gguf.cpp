@@ -222,7 +222,9 @@ TEST_CASE("gguf dequantize writes the reference safetensors") {
   CHECK(r.output.find("26 tensors") != std::string::npos);
   const io::SafetensorsFile written(out), reference(kQuantsReference);
   REQUIRE(written.tensors().size() == reference.tensors().size());
-  for (const auto& [name, info] : reference.tensors()) {
+  for (const auto& entry : reference.tensors()) {
+    const std::string& name = entry.first;   // not a structured binding: CAPTURE's lambda takes it
+    const auto& info = entry.second;
     CAPTURE(name);
     REQUIRE(written.contains(name));
     CHECK(written.info(name).dtype == DType::F32);
