@@ -25,6 +25,10 @@ class TensorStore {
     return *it->second;
   }
   const TensorInfo& info(const std::string& name) const { return file_of(name).info(name); }
+  Shape shape(const std::string& name) const { return info(name).shape; }
+  const std::filesystem::path& path() const { return dir_; }
+  const std::filesystem::path& path_of(const std::string& name) const { return file_of(name).path(); }
+  std::string describe(const std::string& name) const { return "'" + name + "'"; }
   void read_float32(const std::string& name, std::span<float> out) const { file_of(name).read_float32(name, out); }
   std::vector<std::string> names() const {
     std::vector<std::string> out;

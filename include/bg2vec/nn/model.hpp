@@ -1,6 +1,8 @@
 #pragma once
 // A decoder's configuration and parameters: one flat buffer with named views (see parameters.hpp).
-// Loading accepts F32/BF16/F16 weights in one file or shards, and refuses tensors it would ignore.
+// Loading accepts F32/BF16/F16 weights in one file or shards, or a GGUF file (any supported quantization),
+// and refuses tensors it would ignore.
+#include <bg2vec/gguf/model_tensors.hpp>
 #include <bg2vec/io/hf_config.hpp>
 #include <bg2vec/io/tensor_store.hpp>
 #include <bg2vec/nn/parameters.hpp>
@@ -47,35 +49,64 @@ inline bool is_ignorable_buffer(const std::string& name) {
   return name.find("rotary_emb.inv_freq") != std::string::npos;
 }
 
-inline Model load_model(const std::filesystem::path& dir) {
-  Model model(io::load_config(dir));
-  const io::TensorStore store(dir);
+namespace detail {
+
+// Fills every parameter from `weights` (an io::TensorStore or a gguf::ModelTensors: HF names, float32
+// reads) and refuses tensors the architecture does not have.
+template <class Weights>
+void read_parameters(Model& model, const Weights& weights, const std::string& config_origin) {
   for (const auto& p : model.layout().tensors()) {
-    if (!store.contains(p.name)) fail(dir, "the weights have no tensor '" + p.name + "', which config.json requires");
-    const auto& info = store.info(p.name);
-    if (info.shape != p.shape)
-      fail(store.file_of(p.name).path(), "tensor '" + p.name + "' has shape " + io::shape_string(info.shape) +
-                                             ", config.json implies " + io::shape_string(p.shape));
-    store.read_float32(p.name, model.parameter(p.name));
+    if (!weights.contains(p.name))
+      fail(weights.path(), "the weights have no tensor " + weights.describe(p.name) + ", which " + config_origin + " requires");
+    if (const Shape shape = weights.shape(p.name); shape != p.shape)
+      fail(weights.path_of(p.name), "tensor " + weights.describe(p.name) + " has shape " + io::shape_string(shape) + ", " +
+                                        config_origin + " implies " + io::shape_string(p.shape));
+    weights.read_float32(p.name, model.parameter(p.name));
   }
-  for (const auto& name : store.names()) {
+  for (const auto& name : weights.names()) {
     if (model.layout().contains(name) || is_ignorable_buffer(name)) continue;
     // A tied model saved with an explicit lm_head copy is fine only if it is the embedding.
     if (name == "lm_head.weight" && model.config().tie_word_embeddings) continue;
-    fail(store.file_of(name).path(), "unexpected tensor '" + name + "' (" +
-                                         (name.ends_with(".bias") ? "biases are not supported" : "not part of this architecture") + ")");
+    fail(weights.path_of(name), "unexpected tensor " + weights.describe(name) + " (" +
+                                    (name.ends_with(".bias") ? "biases are not supported" : "not part of this architecture") + ")");
   }
+}
+
+}  // namespace detail
+
+// A model is a Hugging Face folder or a GGUF file (llama.cpp's format): a file given as a model is read as
+// GGUF, so that a damaged one is reported as such (bad magic, truncated, ...).
+inline bool is_gguf(const std::filesystem::path& path) { return std::filesystem::is_regular_file(path); }
+
+// A Hugging Face folder (config.json + safetensors) or a GGUF file.
+inline Model load_model(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) fail(path, "no such model (give a Hugging Face folder or a GGUF file)");
+  if (is_gguf(path)) {
+    const gguf::GgufFile file(path);
+    Model model(gguf::model_config(file));
+    detail::read_parameters(model, gguf::ModelTensors(file, model.config()), "the GGUF metadata");
+    return model;
+  }
+  Model model(io::load_config(path));
+  detail::read_parameters(model, io::TensorStore(path), "config.json");
   return model;
 }
 
-// Writes config.json and model.safetensors (float32, HF names) into dir; transformers loads the result.
-inline void save_model(const Model& model, const std::filesystem::path& dir) {
+// Writes config.json and model.safetensors (HF names; float32, or bf16 to halve the size) into dir;
+// transformers loads the result.
+inline void save_model(const Model& model, const std::filesystem::path& dir, DType dtype = DType::F32) {
+  require(dtype == DType::F32 || dtype == DType::BF16, "models are saved as F32 or BF16");
   std::filesystem::create_directories(dir);
   io::SafetensorsWriter writer;
   writer.metadata("format", "pt");
-  for (const auto& p : model.layout().tensors()) writer.add(p.name, p.shape, model.parameter(p.name));
+  for (const auto& p : model.layout().tensors()) {
+    if (dtype == DType::BF16) writer.add_bf16(p.name, p.shape, model.parameter(p.name));
+    else writer.add(p.name, p.shape, model.parameter(p.name));
+  }
   writer.save(dir / "model.safetensors");
-  io::save_config(model.config(), dir);
+  nlohmann::json config = io::to_json(model.config());
+  config[config.contains("dtype") ? "dtype" : "torch_dtype"] = dtype == DType::BF16 ? "bfloat16" : "float32";
+  write_file_atomically(dir / "config.json", config.dump(2) + "\n");
 }
 
 }  // namespace bg2vec
