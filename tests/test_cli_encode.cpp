@@ -51,11 +51,11 @@ TEST_CASE("encode --ids writes the embeddings and logits that transformers compu
 }
 
 // Bidirectional only for the embeddings: the causal_* references have no sliding window, while
-// `--attention causal` honours Gemma-2's window, as transformers' default mask does (default_logits,
-// rows 0-1; row 2 is NaN there, see test_forward_parity).
-TEST_CASE("encode --ids on a Gemma-2 folder writes what transformers computes") {
-  test::TempDir dir("cli-encode-gemma2");
-  const std::string model = test::fixture("hf/gemma2-dev").string(), batch = model + "/reference.safetensors";
+// `--attention causal` honours Gemma's window, as transformers' default mask does (default_logits,
+// rows 0-1; row 2's pad queries see no key in the window, see test_forward_parity).
+TEST_CASE_TEMPLATE("encode --ids on a Gemma folder writes what transformers computes", F, test::Gemma2Dev, test::Gemma3Dev) {
+  test::TempDir dir(std::string("cli-encode-") + F::name);
+  const std::string model = test::fixture(std::string("hf/") + F::name).string(), batch = model + "/reference.safetensors";
   const io::SafetensorsFile reference(batch);
   const auto out = (dir / "e.safetensors").string();
   Run r = run("encode --model " + model + " --ids " + batch + " --attention bidirectional --pooling mean --logits --out " + out, dir);
@@ -123,5 +123,21 @@ TEST_CASE("inspect describes a Gemma-2 folder") {
   CHECK(r.output.find("128 (GeGLU, gelu tanh)") != std::string::npos);
   CHECK(r.output.find("sliding window   8 (causal attention, 1 of 2 layers)") != std::string::npos);
   CHECK(r.output.find("soft-caps: attention 50, logits 30") != std::string::npos);
+  CHECK(r.output.find("tied to lm_head") != std::string::npos);
+}
+
+TEST_CASE("inspect describes a Gemma-3 folder: q/k norms, both rotary bases, the window on 2 of 3 layers, no soft-caps") {
+  test::TempDir dir("cli-inspect-gemma3");
+  const Run r = run("inspect --model " + test::fixture("hf/gemma3-dev").string(), dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(r.output.find("Gemma3ForCausalLM") != std::string::npos);
+  CHECK(r.output.find("parameters       129952") != std::string::npos);
+  CHECK(r.output.find("4 heads, 1 kv heads: GQA 4:1") != std::string::npos);
+  CHECK(r.output.find("128 (GeGLU, gelu tanh)") != std::string::npos);
+  CHECK(r.output.find("rope_theta       1e+06 (full-attention layers), 10000 (sliding layers)") != std::string::npos);
+  CHECK(r.output.find("sliding window   6 (causal attention, 2 of 3 layers)") != std::string::npos);
+  CHECK(r.output.find("gemma-3          embeddings x 8, norms x (1 + w) also on attention/MLP outputs and on each head of q and k") !=
+        std::string::npos);
+  CHECK(r.output.find("soft-caps: attention none, logits none") != std::string::npos);
   CHECK(r.output.find("tied to lm_head") != std::string::npos);
 }
