@@ -4,7 +4,12 @@
 //    tokenizer.model files the GGUF fixtures were converted from, and a BPE and a unigram model with byte
 //    fallback trained here) give the same ids on Bulgarian text and on tricky strings.
 //  - Its bytes, checked field by field on a tiny model, and every refusal.
+//  - From the GGUF (text/gguf_vocabulary.hpp): the tokenizers rebuilt from mistral-dev-f32.gguf and
+//    gemma3-dev-f32.gguf give the ids of the tokenizer.model each was converted from; Gemma-3's
+//    conventions on a small written GGUF; each bad vocabulary refused with the file and the key; and the
+//    real Gemma-3-270M file when it is installed (models/, scripts/setup_model.sh).
 #include <bg2vec/text/bz2_stream.hpp>
+#include <bg2vec/text/gguf_vocabulary.hpp>
 #include <bg2vec/text/sentencepiece_model.hpp>
 #include <bg2vec/text/tokenizer.hpp>
 #include <bg2vec/text/tokenizer_trainer.hpp>
@@ -296,8 +301,10 @@ TEST_CASE("validate: each thing sentencepiece would refuse or misread is an erro
       {[](SentencePieceModel& m) { m = with_bytes(m); m.pieces.pop_back(); }, "byte fallback needs all 256 byte pieces; <0xFF> is missing"},
       {[](SentencePieceModel& m) { m.byte_fallback = true; }, "byte fallback needs all 256 byte pieces; <0x00> is missing"},
   };
-  for (const auto& [change, message] : refusals) {
-    CAPTURE(message);
+  for (const auto& refusal : refusals) {
+    const auto& change = refusal.first;
+    const std::string& message = refusal.second;
+    CAPTURE(message);   // not a structured binding: clang 14 cannot capture one in CAPTURE's lambda
     CHECK_THROWS_WITH_AS(serialize(tiny_model(change), "bad.gguf"), doctest::Contains(("bad.gguf: " + message).c_str()), bg2vec::Error);
   }
   CHECK_NOTHROW(validate(tiny_model()));
@@ -308,4 +315,306 @@ TEST_CASE("validate: each thing sentencepiece would refuse or misread is an erro
 TEST_CASE("Tokenizer::from_serialized: bytes that are not a model are an error naming the model") {
   CHECK_THROWS_WITH_AS(Tokenizer::from_serialized("not a model", "vocab of x.gguf"),
                        doctest::Contains("vocab of x.gguf: not a sentencepiece model"), bg2vec::Error);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// From the GGUF: text/gguf_vocabulary.hpp.
+
+namespace {
+
+// A GGUF file with metadata only (version 3, no tensors), for vocabularies made to fail.
+class GgufWriter {
+ public:
+  GgufWriter& string(const std::string& key, const std::string& value) {
+    this->key(key, 8);
+    str(value);
+    return *this;
+  }
+  GgufWriter& u32(const std::string& key, uint32_t value) {
+    this->key(key, 4);
+    raw(value);
+    return *this;
+  }
+  GgufWriter& boolean(const std::string& key, bool value) {
+    this->key(key, 7);
+    raw(uint8_t(value));
+    return *this;
+  }
+  GgufWriter& strings(const std::string& key, const std::vector<std::string>& values) {
+    array(key, 8, values.size());
+    for (const auto& v : values) str(v);
+    return *this;
+  }
+  GgufWriter& f32s(const std::string& key, const std::vector<float>& values) {
+    array(key, 6, values.size());
+    for (float v : values) raw(v);
+    return *this;
+  }
+  GgufWriter& i32s(const std::string& key, const std::vector<int32_t>& values) {
+    array(key, 5, values.size());
+    for (int32_t v : values) raw(v);
+    return *this;
+  }
+  fs::path write(const fs::path& path) const {
+    std::string out = "GGUF";
+    const auto put = [&](auto v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    put(uint32_t(3));
+    put(uint64_t(0));
+    put(uint64_t(keys_));
+    out += body_;
+    out.append((32 - out.size() % 32) % 32, '\0');
+    std::ofstream(path, std::ios::binary).write(out.data(), std::streamsize(out.size()));
+    return path;
+  }
+
+ private:
+  template <class T>
+  void raw(T v) { body_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void str(const std::string& s) {
+    raw(uint64_t(s.size()));
+    body_ += s;
+  }
+  void key(const std::string& k, uint32_t type) {
+    str(k);
+    raw(type);
+    ++keys_;
+  }
+  void array(const std::string& k, uint32_t element_type, size_t count) {
+    key(k, 9);
+    raw(element_type);
+    raw(uint64_t(count));
+  }
+  std::string body_;
+  size_t keys_ = 0;
+};
+
+// A small vocabulary in the shape of Gemma-3's: specials first (its <unk> typed control, found by
+// unknown_token_id), whitespace runs stored with real spaces as user-defined pieces, byte pieces, then
+// normal pieces with merge scores.
+struct VocabularySpec {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  void add(std::string t, float score, int32_t type) {
+    tokens.push_back(std::move(t));
+    scores.push_back(score);
+    types.push_back(type);
+  }
+};
+
+VocabularySpec gemma_like_vocabulary() {
+  VocabularySpec v;
+  v.add("<pad>", -1000, 3);
+  v.add("<eos>", -1000, 3);
+  v.add("<bos>", -1000, 3);
+  v.add("<unk>", -1000, 3);
+  v.add("  ", -1000, 4);
+  v.add("   ", -1000, 4);
+  v.add("\n", -1000, 4);
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (int b = 0; b < 256; ++b) v.add(std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">", 0, 6);
+  float score = 0;
+  for (const char* piece : {"\u2581", "а", "б", "\u2581а", "аб", "\u2581аб", "\u2581б"}) v.add(piece, score--, 1);
+  return v;
+}
+
+GgufWriter gguf_with(const VocabularySpec& v, const std::string& model = "llama", uint32_t unk = 3, uint32_t bos = 2) {
+  GgufWriter w;
+  w.string("general.architecture", "gemma3").string("tokenizer.ggml.model", model);
+  w.strings("tokenizer.ggml.tokens", v.tokens).f32s("tokenizer.ggml.scores", v.scores).i32s("tokenizer.ggml.token_type", v.types);
+  w.u32("tokenizer.ggml.bos_token_id", bos).u32("tokenizer.ggml.eos_token_id", 1).u32("tokenizer.ggml.unknown_token_id", unk);
+  w.u32("tokenizer.ggml.padding_token_id", 0).boolean("tokenizer.ggml.add_space_prefix", false);
+  return w;
+}
+
+// The fixture GGUF files and the tokenizer.model each was converted from.
+fs::path fixture_gguf(const std::string& name) {
+  const fs::path path = fixture("gguf/" + name);
+  REQUIRE_MESSAGE(fs::exists(path), path);
+  return path;
+}
+
+fs::path real_gemma3_gguf() { return fs::path(BG2VEC_REPO_DATA) / "../models/gemma3-270m/gemma-3-270m-q4_k_m.gguf"; }
+
+}  // namespace
+
+TEST_CASE("from the GGUF: the fixtures' rebuilt tokenizers give the ids of the tokenizer.model they came from") {
+  const auto texts = test_texts(0, 3000);
+  for (const auto& names : {std::pair<std::string, std::string>{"mistral-dev-f32.gguf", "mistral-dev.model"},
+                            {"gemma3-dev-f32.gguf", "gemma3-dev.model"}}) {
+    const std::string& gguf_name = names.first;
+    const std::string& model_name = names.second;
+    CAPTURE(gguf_name);
+    const bg2vec::gguf::GgufFile file(fixture_gguf(gguf_name));
+    const Tokenizer rebuilt = tokenizer_from_gguf(file);
+    const Tokenizer original(fixture("gguf/tokenizers/" + model_name));
+    CHECK(rebuilt.path() == file.path());
+    check_same_tokenizer(rebuilt, original, texts);
+    size_t round_trips = 0;
+    for (const std::string& text : texts) round_trips += rebuilt.decode(rebuilt.encode(text)) == original.decode(original.encode(text));
+    CHECK(round_trips == texts.size());
+    const SentencePieceModel m = sentencepiece_from_gguf(file);
+    CHECK_FALSE(m.byte_fallback);
+    CHECK(m.add_dummy_prefix == (gguf_name == "mistral-dev-f32.gguf"));   // gemma3-dev: add_space_prefix false
+    const GgufTokenizerFlags flags = tokenizer_flags_from_gguf(file);
+    CHECK(flags.add_bos);
+    CHECK_FALSE(flags.add_eos);
+  }
+}
+
+TEST_CASE("from the GGUF: Gemma-3's conventions (control <unk>, whitespace runs with real spaces, byte pieces)") {
+  const fs::path path = gguf_with(gemma_like_vocabulary()).write(work_dir() / "gemma-like.gguf");
+  const bg2vec::gguf::GgufFile file(path);
+  const SentencePieceModel m = sentencepiece_from_gguf(file);
+  CHECK(m.pieces[3].type == PieceType::unknown);
+  CHECK(m.pieces[4].text == "\u2581\u2581");
+  CHECK(m.pieces[5].text == "\u2581\u2581\u2581");
+  CHECK(m.byte_fallback);
+  CHECK_FALSE(m.add_dummy_prefix);
+  const Tokenizer tok = tokenizer_from_gguf(file);
+  CHECK(tok.unk_id() == 3);
+  CHECK(tok.bos_id() == 2);
+  CHECK(tok.eos_id() == 1);
+  CHECK(tok.pad_id() == 0);
+  const int ab = tok.piece_to_id("аб"), space_ab = tok.piece_to_id("\u2581аб"), b = tok.piece_to_id("б");
+  CHECK(tok.encode("аб   б\nаб", false) ==
+        std::vector<int32_t>{ab, 5, b, 6, ab});   // "   " is one user-defined piece: it matches once respelled
+  CHECK(tok.encode("аб аб", true, true) == std::vector<int32_t>{2, ab, space_ab, 1});
+  const auto ids = tok.encode("аяб", false);   // я is not in the vocabulary: its two bytes
+  REQUIRE(ids.size() == 4);
+  CHECK(tok.id_to_piece(ids[1]) == "<0xD1>");
+  CHECK(tok.decode(ids) == "аяб");
+  for (std::string text : {"аб  аб", "   ", "\n\n", "а б\tв 🙂"}) CHECK(tok.decode(tok.encode(text)) == text);
+
+  // Written as a tokenizer.model, it is an ordinary sentencepiece model file.
+  tok.save(work_dir() / "gemma-like.model");
+  CHECK(Tokenizer(work_dir() / "gemma-like.model").encode("аб   б") == tok.encode("аб   б"));
+}
+
+TEST_CASE("from the GGUF: each bad vocabulary is an error naming the file and the key") {
+  using Change = std::function<void(VocabularySpec&, std::string& model)>;
+  struct Refusal {
+    std::string name;
+    std::function<GgufWriter()> make;
+    std::string message;
+  };
+  const auto base = gemma_like_vocabulary();
+  const auto changed = [&](const Change& change) {
+    return [=] {
+      VocabularySpec v = base;
+      std::string model = "llama";
+      change(v, model);
+      return gguf_with(v, model);
+    };
+  };
+  const std::vector<Refusal> refusals = {
+      {"no-model", [] { return GgufWriter().string("general.architecture", "llama"); },
+       "no tokenizer: missing metadata key 'tokenizer.ggml.model'"},
+      {"gpt2", changed([](VocabularySpec&, std::string& model) { model = "gpt2"; }),
+       "metadata key 'tokenizer.ggml.model' is 'gpt2': only 'llama' (a SentencePiece vocabulary) can be rebuilt"},
+      {"no-tokens", [] { return GgufWriter().string("tokenizer.ggml.model", "llama"); },
+       "no tokenizer: missing metadata key 'tokenizer.ggml.tokens'"},
+      {"no-scores",
+       [&] { return GgufWriter().string("tokenizer.ggml.model", "llama").strings("tokenizer.ggml.tokens", base.tokens).i32s("tokenizer.ggml.token_type", base.types); },
+       "no tokenizer: missing metadata key 'tokenizer.ggml.scores'"},
+      {"no-types",
+       [&] { return GgufWriter().string("tokenizer.ggml.model", "llama").strings("tokenizer.ggml.tokens", base.tokens).f32s("tokenizer.ggml.scores", base.scores); },
+       "no tokenizer: missing metadata key 'tokenizer.ggml.token_type'"},
+      {"tokens-not-strings",
+       [&] { return GgufWriter().string("tokenizer.ggml.model", "llama").i32s("tokenizer.ggml.tokens", base.types).f32s("tokenizer.ggml.scores", base.scores).i32s("tokenizer.ggml.token_type", base.types); },
+       "metadata key 'tokenizer.ggml.tokens' is array of int32, expected an array of strings"},
+      {"short-scores", changed([](VocabularySpec& v, std::string&) { v.scores.pop_back(); }),
+       "metadata key 'tokenizer.ggml.scores' has 269 entries, but 'tokenizer.ggml.tokens' has 270"},
+      {"long-types", changed([](VocabularySpec& v, std::string&) { v.types.push_back(1); }),
+       "metadata key 'tokenizer.ggml.token_type' has 271 entries, but 'tokenizer.ggml.tokens' has 270"},
+      {"type-0", changed([](VocabularySpec& v, std::string&) { v.types[265] = 0; }),
+       "metadata key 'tokenizer.ggml.token_type' gives token 265 the type 0, not one of 1 normal"},
+      {"no-unknown",
+       [&] {
+         return GgufWriter().string("tokenizer.ggml.model", "llama").strings("tokenizer.ggml.tokens", base.tokens)
+             .f32s("tokenizer.ggml.scores", base.scores).i32s("tokenizer.ggml.token_type", base.types);
+       },
+       "no unknown token: none has type 2 in 'tokenizer.ggml.token_type' and there is no 'tokenizer.ggml.unknown_token_id'"},
+      {"two-unknowns", changed([](VocabularySpec& v, std::string&) { v.types[265] = 2; }),
+       "metadata key 'tokenizer.ggml.unknown_token_id' is 3, but token 265 is the one typed unknown (2)"},
+      {"unk-out-of-range", [&] { return gguf_with(base, "llama", 270); },
+       "metadata key 'tokenizer.ggml.unknown_token_id' is 270, outside the vocabulary of 270 tokens"},
+      {"bos-out-of-range", [&] { return gguf_with(base, "llama", 3, 1000); },
+       "metadata key 'tokenizer.ggml.bos_token_id' is 1000, outside the vocabulary of 270 tokens"},
+      {"duplicate", changed([](VocabularySpec& v, std::string&) { v.tokens[267] = "а"; }),
+       "piece 267 ('а') duplicates piece 264"},
+      {"duplicate-after-respelling", changed([](VocabularySpec& v, std::string&) { v.tokens[267] = " а"; }),
+       "piece 267 ('\u2581а') duplicates piece 266"},
+      {"empty-piece", changed([](VocabularySpec& v, std::string&) { v.tokens[267] = ""; }), "piece 267 is empty"},
+      {"nan-score", changed([](VocabularySpec& v, std::string&) { v.scores[267] = NAN; }), "piece 267 ('аб') has a score that is not finite"},
+      {"missing-byte", changed([](VocabularySpec& v, std::string&) { v.types[7 + 0x41] = 1; }),
+       "byte fallback needs all 256 byte pieces; <0x41> is missing"},
+  };
+  for (const Refusal& r : refusals) {
+    CAPTURE(r.name);
+    const fs::path path = work_dir() / ("bad-" + r.name + ".gguf");
+    const bg2vec::gguf::GgufFile file(r.make().write(path));
+    CHECK_THROWS_WITH_AS(tokenizer_from_gguf(file), doctest::Contains((path.string() + ": " + r.message).c_str()), bg2vec::Error);
+  }
+}
+
+TEST_CASE("the real Gemma-3-270M GGUF: its rebuilt tokenizer cuts Bulgarian and English text sensibly") {
+  const fs::path path = real_gemma3_gguf();
+  if (!fs::exists(path)) {
+    MESSAGE("skipped: " << path << " is not installed (bash scripts/setup_model.sh)");
+    return;
+  }
+  const bg2vec::gguf::GgufFile file(path);
+  const Tokenizer tok = tokenizer_from_gguf(file);
+  CHECK(tok.vocab_size() == 262144);
+  CHECK(tok.bos_id() == 2);
+  CHECK(tok.eos_id() == 1);
+  CHECK(tok.unk_id() == 3);
+  CHECK(tok.pad_id() == 0);
+  const GgufTokenizerFlags flags = tokenizer_flags_from_gguf(file);
+  CHECK(flags.add_bos);
+  CHECK_FALSE(flags.add_eos);
+
+  // Round trips, and no <unk>: byte fallback covers whatever the vocabulary lacks. (Not the texts that
+  // no sentencepiece model gives back: a literal U+2581 decodes as a space, invalid UTF-8 as U+FFFD.)
+  std::vector<std::string> texts;
+  for (const std::string& text : test_texts(0, 2000))
+    if (text.find("\u2581") == std::string::npos && sentencepiece_detail::valid_utf8(text)) texts.push_back(text);
+  for (const char* english : {"The quick brown fox jumps over the lazy dog.", "Sofia is the capital and largest city of Bulgaria.",
+                              "  Indented code:\n\tif (x) {\n\t\treturn 42;\n\t}\n", "E = mc^2, and 3.14159 is pi."})
+    texts.push_back(english);
+  size_t tokens = 0, characters = 0;
+  for (const std::string& text : texts) {
+    const auto ids = tok.encode(text);
+    REQUIRE(ids.front() == tok.bos_id());
+    CHECK_MESSAGE(tok.decode(ids) == text, text);
+    CHECK(std::find(ids.begin(), ids.end(), tok.unk_id()) == ids.end());
+    tokens += ids.size() - 1;
+    for (size_t pos = 0; pos < text.size();) bg2vec::next_code_point(text, pos), ++characters;
+  }
+  MESSAGE(texts.size() << " texts: " << characters << " characters in " << tokens << " tokens (" << double(characters) / double(tokens) << " characters per token)");
+  CHECK(double(characters) / double(tokens) > 2.0);   // a multilingual vocabulary: words and stems, not letters or bytes
+
+  // Common Bulgarian and English words are one or two pieces (no dummy prefix: add_space_prefix is false).
+  CHECK(tok.encode("София", false).size() <= 2);
+  CHECK(tok.encode(" София", false).size() <= 2);
+  CHECK(tok.encode(" България", false).size() <= 2);
+  CHECK(tok.encode(" the", false).size() == 1);
+  CHECK(tok.decode(tok.encode(" София", false)) == " София");
+  // Whitespace runs are Gemma's user-defined pieces (stored with real spaces in the GGUF: respelled).
+  CHECK(tok.encode("a    b", false).size() == 3);
+  CHECK(tok.id_to_piece(tok.encode("a    b", false)[1]) == "\u2581\u2581\u2581\u2581");
+  CHECK(tok.encode("\n\n", false) == std::vector<int32_t>{108});
+  // Characters outside the vocabulary are their UTF-8 bytes: the old Bulgarian letter yat (D1 A2) and
+  // a private-use character of plane 16 (F4 8F BF BD).
+  const auto yat = tok.encode("Ѣ", false);
+  REQUIRE(yat.size() == 2);
+  CHECK(tok.id_to_piece(yat[0]) == "<0xD1>");
+  CHECK(tok.id_to_piece(yat[1]) == "<0xA2>");
+  CHECK(tok.encode("\U0010FFFD", false).size() == 4);
+  CHECK(tok.decode(tok.encode("пѢсъкъ \U0010FFFD")) == "пѢсъкъ \U0010FFFD");
+  // Control pieces are never cut from text: the literal "<start_of_turn>" is several pieces, not id 105
+  // (llama.cpp and transformers may parse it as the control token; ours, as sentencepiece does, do not).
+  CHECK(tok.encode("<start_of_turn>", false).size() > 1);
+  CHECK(tok.id_to_piece(105) == "<start_of_turn>");
 }
