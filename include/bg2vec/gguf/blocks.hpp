@@ -99,10 +99,12 @@ struct BlockQ6_K {
   uint16_t d;
 };
 
+// (A loop rather than find_type: GCC cannot compare its pointer with null in a constant under -fsanitize=null.)
 template <class Block>
 constexpr bool matches_type_table() {
-  const TypeInfo* t = find_type(uint32_t(Block::type));
-  return t && t->block_size == Block::elements && t->block_bytes == int64_t(sizeof(Block));
+  for (const TypeInfo& t : kTypes)
+    if (t.type == Block::type) return t.block_size == Block::elements && t.block_bytes == int64_t(sizeof(Block));
+  return false;
 }
 
 static_assert(sizeof(BlockQ4_0) == 2 + 16 && matches_type_table<BlockQ4_0>(), "wrong Q4_0 block size/padding");
