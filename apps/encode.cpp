@@ -42,7 +42,7 @@ std::vector<std::string> read_texts(const po::variables_map& vm) {
 int encode(const Args& args) {
   po::options_description options("options");
   options.add_options()
-      ("model", po::value<std::string>()->required(), "model folder (Hugging Face layout)")
+      ("model", po::value<std::string>()->required(), "model folder (Hugging Face layout) or GGUF file")
       ("ids", po::value<std::string>(), "safetensors with input_ids and attention_mask [B, T] (int64, right padding)")
       ("text-file", po::value<std::string>(), "texts, one per line (uses the folder's tokenizer.model)")
       ("jsonl", po::value<std::string>(), "texts as JSON lines (with --field)")

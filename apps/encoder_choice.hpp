@@ -22,7 +22,7 @@ inline void add_encoder_options(po::options_description& options, bool model_req
   auto model = po::value<std::string>();
   if (model_required) model->required();
   options.add_options()
-      ("model", model, "encoder model folder (Hugging Face layout with tokenizer.model)")
+      ("model", model, "encoder model: a Hugging Face folder with tokenizer.model, or a GGUF file")
       ("attention", po::value<std::string>()->default_value(""), "causal | bidirectional (default: the folder's bg2vec.json)")
       ("pooling", po::value<std::string>()->default_value(""), "mean | weighted-mean | last | bos (default: bg2vec.json)")
       ("batch-size", po::value<int>()->default_value(16), "texts per forward pass")

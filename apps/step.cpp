@@ -3,6 +3,7 @@
 // with --optimizer sgd every weight changes by exactly lr x its gradient.
 #include "cli.hpp"
 
+#include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/train.hpp>
 
 namespace bg2vec::cli {
@@ -11,7 +12,7 @@ namespace {
 int step(const Args& args) {
   po::options_description options("options");
   options.add_options()
-      ("model", po::value<std::string>()->required(), "model folder (Hugging Face layout)")
+      ("model", po::value<std::string>()->required(), "model folder (Hugging Face layout) or GGUF file")
       ("batch", po::value<std::string>()->required(),
        "safetensors: input_ids, attention_mask [B, T] int64 (right padding); mntp adds labels (-100 = ignore, ids "
        "already masked); simcse may add positive_input_ids, positive_attention_mask (the second view)")
@@ -55,9 +56,7 @@ int step(const Args& args) {
     io::save_adapter(*lora, out, model_dir.string());
   } else {
     save_model(model, out);
-    if (std::filesystem::exists(model_dir / "tokenizer.model"))
-      std::filesystem::copy_file(model_dir / "tokenizer.model", out / "tokenizer.model",
-                                 std::filesystem::copy_options::overwrite_existing);
+    save_tokenizer(model_dir, out);
   }
   std::printf("%s step: loss %.6f, wrote %s\n", objective.c_str(), loss, out.c_str());
   return 0;

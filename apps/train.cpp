@@ -48,7 +48,7 @@ int train_command(const Args& args) {
       ("shards", po::value<std::string>(), "token shards folder (train-NNNNN.bin; val-NNNNN.bin for validation)")
       ("text-file", po::value<std::string>(), "or texts, one per line (e.g. SimCSE sentences)")
       ("val-text-file", po::value<std::string>(), "validation texts, one per line")
-      ("tokenizer", po::value<std::string>(), "tokenizer.model (default: the model folder's)")
+      ("tokenizer", po::value<std::string>(), "tokenizer.model (default: the model's: its folder's, or a GGUF file's)")
       ("out", po::value<std::string>()->required(), "output folder (model, bg2vec.json, log, checkpoint)")
       ("batch-size", po::value<int>()->default_value(16), "sequences per micro-batch")
       ("seq-len", po::value<int>()->default_value(128), "tokens per sequence (at most the shards' block length)")
@@ -103,10 +103,10 @@ int train_command(const Args& args) {
     return m;
   }();
   const auto& config = model.config();
-  std::filesystem::path tokenizer_file = vm.count("tokenizer") ? std::filesystem::path(vm["tokenizer"].as<std::string>())
-                                                               : model_dir / "tokenizer.model";
+  // --tokenizer, else the model's own (a folder's tokenizer.model, or a GGUF file's vocabulary).
   std::shared_ptr<const text::Tokenizer> tokenizer;
-  if (!tokenizer_file.empty() && std::filesystem::exists(tokenizer_file)) tokenizer = std::make_shared<text::Tokenizer>(tokenizer_file);
+  if (vm.count("tokenizer")) tokenizer = std::make_shared<text::Tokenizer>(std::filesystem::path(vm["tokenizer"].as<std::string>()));
+  else if (!model_dir.empty() && has_tokenizer(model_dir)) tokenizer = std::make_shared<text::Tokenizer>(load_tokenizer(model_dir));
 
   // The data.
   std::unique_ptr<train::BatchSource> data, val;
@@ -120,7 +120,7 @@ int train_command(const Args& args) {
     if (std::filesystem::exists(data::shard_path(dir, "val", 0)))
       val = std::make_unique<train::ShardBatches>(dir, "val", batch_size, seq_len, seed + 1);
   } else {
-    if (!tokenizer) fail(tokenizer_file.empty() ? std::filesystem::path("--tokenizer") : tokenizer_file, "a tokenizer is needed for --text-file");
+    if (!tokenizer) fail("--text-file needs a tokenizer: give --tokenizer, or a model with one");
     data = std::make_unique<train::TextBatches>(vm["text-file"].as<std::string>(), tokenizer, batch_size, seq_len, seed);
     if (vm.count("val-text-file"))
       val = std::make_unique<train::TextBatches>(vm["val-text-file"].as<std::string>(), tokenizer, batch_size, seq_len, seed + 1);
@@ -214,7 +214,7 @@ int train_command(const Args& args) {
         merge_lora(model.weights(), *lora);
       }
       save_model(model, out);
-      if (tokenizer) std::filesystem::copy_file(tokenizer_file, out / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
+      if (tokenizer) tokenizer->save(out / "tokenizer.model");
       EncoderSettings settings;
       settings.attention = std::string(Attn::name);
       settings.pooling = std::is_same_v<O, train::Ntp> ? "weighted-mean" : "mean";

@@ -6,6 +6,7 @@
 #include <bg2vec/core/progress.hpp>
 #include <bg2vec/nn/decoder.hpp>
 #include <bg2vec/nn/pooling.hpp>
+#include <bg2vec/text/gguf_vocabulary.hpp>
 #include <bg2vec/text/tokenizer.hpp>
 
 #include <algorithm>
@@ -24,6 +25,22 @@ Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullp
   decoder.forward(batch, acts);
   if (logits) decoder.logits(acts, *logits);
   return pool::pool_forward<Pool>(acts.hidden(), batch);
+}
+
+// The tokenizer of a model: a folder's tokenizer.model, or the one rebuilt from a GGUF file's vocabulary.
+inline bool has_tokenizer(const std::filesystem::path& model) {
+  return is_gguf(model) || std::filesystem::exists(model / "tokenizer.model");
+}
+
+inline text::Tokenizer load_tokenizer(const std::filesystem::path& model) {
+  if (is_gguf(model)) return text::tokenizer_from_gguf(gguf::GgufFile(model));
+  if (!has_tokenizer(model)) fail(model, "no tokenizer.model in the model folder (needed to encode text)");
+  return text::Tokenizer(model / "tokenizer.model");
+}
+
+// Writes the model's tokenizer as dir/tokenizer.model, if it has one (a trained or stepped model keeps it).
+inline void save_tokenizer(const std::filesystem::path& model, const std::filesystem::path& dir) {
+  if (has_tokenizer(model)) load_tokenizer(model).save(dir / "tokenizer.model");
 }
 
 // How a folder's model is used as an encoder; stored as `bg2vec.json` beside config.json.
@@ -66,7 +83,7 @@ inline Matrix embed(const Model& model, const TokenBatch& batch, const std::stri
 
 class TextEncoder {
  public:
-  // model_dir: an HF folder (config.json, weights, tokenizer.model); empty attention/pooling = the
+  // model_dir: an HF folder (config.json, weights, tokenizer.model) or a GGUF file; empty attention/pooling = the
   // folder's bg2vec.json, or causal + weighted mean for a plain decoder.
   static TextEncoder load(const std::filesystem::path& model_dir, std::string attention = "", std::string pooling = "") {
     EncoderSettings settings = EncoderSettings::load(model_dir);
@@ -80,13 +97,10 @@ class TextEncoder {
     with_attention(settings.attention, []<class>() { return 0; });            // validate the names now
     pool::with_pooling(settings.pooling, []<class>() { return 0; });
     require(settings.max_length > 0, "max_length must be positive");
-    const auto tokenizer_file = model_dir / "tokenizer.model";
-    if (!std::filesystem::exists(tokenizer_file))
-      fail(model_dir, "no tokenizer.model in the model folder (needed to encode text)");
+    auto tokenizer = std::make_shared<const text::Tokenizer>(load_tokenizer(model_dir));
     auto model = std::make_shared<const Model>(load_model(model_dir));
-    auto tokenizer = std::make_shared<const text::Tokenizer>(tokenizer_file);
     if (tokenizer->vocab_size() > model->config().vocab_size)
-      fail(tokenizer_file, "has " + std::to_string(tokenizer->vocab_size()) + " pieces but the model's vocabulary is " +
+      fail(tokenizer->path(), "has " + std::to_string(tokenizer->vocab_size()) + " pieces but the model's vocabulary is " +
                                std::to_string(model->config().vocab_size) + ": not this model's tokenizer");
     return TextEncoder(model_dir, std::move(model), std::move(tokenizer), settings);
   }
