@@ -8,6 +8,7 @@ packages=(
   libsentencepiece-dev sentencepiece
   libboost-program-options-dev doctest-dev nlohmann-json3-dev
   libexpat1-dev libbz2-dev
+  libdnnl-dev                  # oneDNN: only bench_gemm compares against it (optional for the library)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,196 @@
+#pragma once
+// A bf16 GEMM with float32 accumulation for CPUs with AVX512-BF16 (vdpbf16ps): C (+)= A B, A [M, K] float32
+// (converted to bf16 per call), B [K, C] packed once (a weight), C float32.
+//
+// vdpbf16ps adds, in each of 16 float32 lanes, the products of one pair of bf16 values from each operand.
+// So B is packed in panels of kPanel = 48 output columns (3 registers); within a panel, for each pair of
+// reduction indices (k, k+1), the 48 columns' two values lie side by side: [c0 k, c0 k+1, c1 k, c1 k+1, ...].
+// A row's pair (k, k+1) is one 32-bit word, broadcast to all lanes. The micro-kernel keeps an 8 x 48
+// block of C in 24 registers over the whole reduction (the panel streams from L2, the 8 rows from L1);
+// rows are taken in chunks that fit L2, and the panels of a chunk are shared among the OpenMP threads.
+//
+// The kernels are compiled for AVX512-BF16 by function attribute, so the header builds for any x86-64
+// target; call them only where has_avx512_bf16() (backend/compute.hpp checks before choosing bf16).
+#include <bg2vec/core/dtype.hpp>
+#include <bg2vec/core/tensor.hpp>
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace bg2vec::backend::cpu {
+
+inline bool has_avx512_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+inline constexpr int kPanel = 48;   // output columns per packed panel (3 x 16 lanes)
+inline constexpr int kRows = 8;     // rows of C per micro-kernel call
+
+// 64-byte aligned bf16 storage.
+struct AlignedFree { void operator()(void* p) const { std::free(p); } };
+using Bf16Buffer = std::unique_ptr<uint16_t[], AlignedFree>;
+inline Bf16Buffer allocate_bf16(size_t n) {
+  const size_t bytes = std::max<size_t>(64, (n * 2 + 63) / 64 * 64);
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return Bf16Buffer(static_cast<uint16_t*>(p));
+}
+
+// B [K, C] in bf16 panels, for C (+)= A B.
+class PackedB {
+ public:
+  PackedB() = default;
+  // from(k, c) gives B(k, c) as float32.
+  template <class From>
+  PackedB(int64_t K, int64_t C, From from) : K_(K), C_(C), pairs_((K + 1) / 2), panels_((C + kPanel - 1) / kPanel) {
+    data_ = allocate_bf16(size_t(panels_ * pairs_ * 2 * kPanel));
+    uint16_t* base = data_.get();
+#pragma omp parallel for schedule(static) if (panels_ > 4)
+    for (int64_t p = 0; p < panels_; ++p) {
+      uint16_t* panel = base + p * pairs_ * 2 * kPanel;
+      for (int j = 0; j < kPanel; ++j) {
+        const int64_t c = p * kPanel + j;
+        for (int64_t k = 0; k < 2 * pairs_; ++k) {
+          const float v = (c < C && k < K) ? from(k, c) : 0.0f;
+          panel[(k / 2) * 2 * kPanel + 2 * j + (k & 1)] = f32_to_bf16(v);
+        }
+      }
+    }
+  }
+  // y = x W^T with W [out, in] (Hugging Face's layout): B = W^T, K = in, C = out.
+  static PackedB for_x_wt(const Eigen::Ref<const Matrix>& w) {
+    return PackedB(w.cols(), w.rows(), [&](int64_t k, int64_t c) { return w(c, k); });
+  }
+  // dx = dy W: B = W, K = out, C = in.
+  static PackedB for_x_w(const Eigen::Ref<const Matrix>& w) {
+    return PackedB(w.rows(), w.cols(), [&](int64_t k, int64_t c) { return w(k, c); });
+  }
+
+  int64_t K() const { return K_; }
+  int64_t C() const { return C_; }
+  int64_t pairs() const { return pairs_; }
+  int64_t panels() const { return panels_; }
+  const uint16_t* panel(int64_t p) const { return data_.get() + p * pairs_ * 2 * kPanel; }
+  size_t bytes() const { return size_t(panels_ * pairs_ * 2 * kPanel) * 2; }
+  bool empty() const { return !data_; }
+
+ private:
+  int64_t K_ = 0, C_ = 0, pairs_ = 0, panels_ = 0;
+  Bf16Buffer data_;
+};
+
+namespace detail {
+
+// Rows of A as bf16 with the reduction padded to an even length: row r's pair q is word r * pairs + q.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void convert_rows(const float* a, int64_t lda, int64_t M,
+                                                                                 int64_t K, uint16_t* out) {
+  const int64_t Kp = (K + 1) / 2 * 2;
+#pragma omp parallel for schedule(static) if (M * K > 65536)
+  for (int64_t r = 0; r < M; ++r) {
+    const float* src = a + r * lda;
+    uint16_t* dst = out + r * Kp;
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + k)));
+    if (k < K) {
+      const __mmask16 m = __mmask16((1u << (K - k)) - 1);
+      const __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k));
+      _mm256_mask_storeu_epi16(dst + k, m, v);
+    }
+    if (Kp != K) dst[K] = 0;
+  }
+}
+
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void micro_kernel(const uint32_t* a, int64_t a_pairs,
+                                                                                 const uint16_t* panel, int64_t pairs,
+                                                                                 float* c, int64_t ldc, int cols,
+                                                                                 bool accumulate) {
+  __m512 acc[R][3];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
+  const __m512i* b = reinterpret_cast<const __m512i*>(panel);
+  for (int64_t q = 0; q < pairs; ++q) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(b + 3 * q);
+    const __m512bh b1 = (__m512bh)_mm512_load_si512(b + 3 * q + 1);
+    const __m512bh b2 = (__m512bh)_mm512_load_si512(b + 3 * q + 2);
+    for (int r = 0; r < R; ++r) {
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(int(a[r * a_pairs + q]));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+      acc[r][2] = _mm512_dpbf16_ps(acc[r][2], av, b2);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 3; ++j) {
+      const int left = cols - 16 * j;
+      if (left <= 0) break;
+      const __mmask16 m = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+      float* dst = c + r * ldc + 16 * j;
+      __m512 v = acc[r][j];
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, dst));
+      _mm512_mask_storeu_ps(dst, m, v);
+    }
+}
+
+using MicroKernel = void (*)(const uint32_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, int, bool);
+inline constexpr MicroKernel kMicroKernels[kRows + 1] = {nullptr,         micro_kernel<1>, micro_kernel<2>,
+                                                         micro_kernel<3>, micro_kernel<4>, micro_kernel<5>,
+                                                         micro_kernel<6>, micro_kernel<7>, micro_kernel<8>};
+
+}  // namespace detail
+
+// C (+)= A B. A: M rows of K floats (row stride lda); C: M rows of b.C() floats (row stride ldc).
+inline void gemm_bf16(const float* a, int64_t lda, int64_t M, const PackedB& b, float* c, int64_t ldc, bool accumulate) {
+  const int64_t K = b.K(), pairs = b.pairs();
+  if (M == 0 || b.C() == 0) return;
+  // The bf16 copy of A lives in a per-thread buffer that only grows: a fresh allocation of this size would be
+  // page-faulted in on every call (measured: up to 8 ms of a 30 ms product at N = 4096, K = 2048).
+  thread_local Bf16Buffer scratch;
+  thread_local size_t capacity = 0;
+  const size_t need = size_t(M * pairs * 2);
+  if (need > capacity) {
+    scratch = allocate_bf16(need);
+    capacity = need;
+  }
+  detail::convert_rows(a, lda, M, K, scratch.get());
+  const uint32_t* a32 = reinterpret_cast<const uint32_t*>(scratch.get());
+  // Rows per chunk: its bf16 rows take about 512 KiB (an L2 share), a multiple of the micro-kernel's rows.
+  const int64_t chunk = std::max<int64_t>(kRows, (int64_t(512 * 1024) / std::max<int64_t>(1, pairs * 4)) / kRows * kRows);
+  const int64_t panels = b.panels();
+#pragma omp parallel
+  for (int64_t i0 = 0; i0 < M; i0 += chunk) {
+    const int64_t i1 = std::min(M, i0 + chunk);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      const int cols = int(std::min<int64_t>(kPanel, b.C() - p * kPanel));
+      for (int64_t i = i0; i < i1; i += kRows) {
+        const int rows = int(std::min<int64_t>(kRows, i1 - i));
+        detail::kMicroKernels[rows](a32 + i * pairs, pairs, b.panel(p), pairs, c + i * ldc + p * kPanel, ldc, cols,
+                                    accumulate);
+      }
+    }
+  }
+}
+
+// y (+)= x B for Eigen row-major operands (x [M, K], y [M, C]; inner stride 1).
+inline void gemm_bf16(const Eigen::Ref<const Matrix>& x, const PackedB& b, Eigen::Ref<Matrix> y, bool accumulate) {
+  if (x.cols() != b.K() || y.cols() != b.C() || y.rows() != x.rows())
+    throw std::invalid_argument("gemm_bf16: shapes do not match (x " + std::to_string(x.rows()) + "x" + std::to_string(x.cols()) +
+                                ", B " + std::to_string(b.K()) + "x" + std::to_string(b.C()) + ", y " +
+                                std::to_string(y.rows()) + "x" + std::to_string(y.cols()) + ")");
+  gemm_bf16(x.data(), x.outerStride(), x.rows(), b, y.data(), y.outerStride(), accumulate);
+}
+
+}  // namespace bg2vec::backend::cpu
