@@ -4,6 +4,7 @@
 #include "cli.hpp"
 
 #include <bg2vec/core/progress.hpp>
+#include <bg2vec/io/batch_file.hpp>
 #include <bg2vec/nn/cross_entropy.hpp>
 #include <bg2vec/nn/decoder.hpp>
 #include <bg2vec/nn/encoder.hpp>
@@ -18,29 +19,42 @@ int eval_perplexity(const Args& args) {
   po::options_description options("options");
   options.add_options()
       ("model", po::value<std::string>()->required(), "model folder (Hugging Face layout) or GGUF file")
-      ("text-file", po::value<std::string>()->required(), "texts, one per line")
+      ("text-file", po::value<std::string>(), "texts, one per line (through the model's tokenizer)")
+      ("ids", po::value<std::string>(), "or token ids: safetensors with input_ids and attention_mask [B, T] (right padding)")
       ("max-length", po::value<int>()->default_value(256), "texts are truncated to this many tokens (BOS included)")
       ("batch-size", po::value<int>()->default_value(8), "texts per forward pass")
       ("json", po::value<std::string>(), "also write the figures as JSON here");
   po::variables_map vm;
-  if (!parse("eval perplexity", "Perplexity of the causal model on texts (one per line).", options, args, vm)) return 0;
-  const std::filesystem::path model_path = vm["model"].as<std::string>(), file = vm["text-file"].as<std::string>();
+  if (!parse("eval perplexity", "Perplexity of the causal model on texts (one per line) or token ids.", options, args, vm)) return 0;
+  if (vm.count("text-file") + vm.count("ids") != 1) fail("give exactly one of --text-file and --ids");
+  const std::filesystem::path model_path = vm["model"].as<std::string>();
+  const std::filesystem::path file = vm.count("ids") ? vm["ids"].as<std::string>() : vm["text-file"].as<std::string>();
   const int max_length = vm["max-length"].as<int>(), batch_size = vm["batch-size"].as<int>();
   require(max_length > 1 && batch_size > 0, "--max-length must be above 1 and --batch-size positive");
 
-  std::ifstream in(file);
-  if (!in) fail(file, "cannot open");
   const Model model = load_model(model_path);
-  const text::Tokenizer tokenizer = load_tokenizer(model_path);
   std::vector<std::vector<int32_t>> texts;
-  size_t characters = 0;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    auto ids = tokenizer.encode(line, /*add_bos=*/true);
+  size_t characters = 0;                               // of the texts (bits per byte); 0 for --ids
+  auto keep = [&](std::vector<int32_t> ids) {          // a text counts if it has a token to predict
     if (ids.size() > size_t(max_length)) ids.resize(size_t(max_length));
-    if (ids.size() < 2) continue;
-    characters += line.size();
+    if (ids.size() < 2) return false;
     texts.push_back(std::move(ids));
+    return true;
+  };
+  if (vm.count("ids")) {
+    const TokenBatch batch = io::read_token_batch(io::SafetensorsFile(file));
+    for (int b = 0; b < batch.batch; ++b) {
+      std::vector<int32_t> ids;
+      for (int t = 0; t < batch.seq_len && batch.mask[size_t(b) * size_t(batch.seq_len) + size_t(t)]; ++t)
+        ids.push_back(batch.ids[size_t(b) * size_t(batch.seq_len) + size_t(t)]);
+      keep(std::move(ids));
+    }
+  } else {
+    std::ifstream in(file);
+    if (!in) fail(file, "cannot open");
+    const text::Tokenizer tokenizer = load_tokenizer(model_path);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && keep(tokenizer.encode(line, /*add_bos=*/true))) characters += line.size();
   }
   if (texts.empty()) fail(file, "no text with at least one token to predict");
   std::vector<size_t> order(texts.size());
@@ -75,11 +89,13 @@ int eval_perplexity(const Args& args) {
   }
   bar.finish();
   const double mean = nll / double(predicted), perplexity = std::exp(mean);
-  std::printf("texts %zu, tokens predicted %zu, mean NLL %.4f nats/token, perplexity %.2f, %.3f bits/byte\n", texts.size(),
-              predicted, mean, perplexity, nll / std::log(2.0) / double(characters));
+  std::printf("texts %zu, tokens predicted %zu, mean NLL %.6f nats/token, perplexity %.3f", texts.size(), predicted, mean, perplexity);
+  if (characters) std::printf(", %.3f bits/byte", nll / std::log(2.0) / double(characters));
+  std::printf("\n");
   if (vm.count("json")) {
-    const nlohmann::json j = {{"model", model_path.string()}, {"texts", texts.size()}, {"tokens", predicted}, {"nll", mean},
-                              {"perplexity", perplexity}, {"bits_per_byte", nll / std::log(2.0) / double(characters)}};
+    nlohmann::json j = {{"model", model_path.string()}, {"texts", texts.size()}, {"tokens", predicted}, {"nll", mean},
+                        {"perplexity", perplexity}};
+    if (characters) j["bits_per_byte"] = nll / std::log(2.0) / double(characters);
     write_file_atomically(vm["json"].as<std::string>(), j.dump(2) + "\n");
   }
   return 0;
