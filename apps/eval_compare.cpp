@@ -103,7 +103,7 @@ int eval_compare(const Args& args) {
   nlohmann::json results = nlohmann::json::array();
   for (const SystemSpec& s : specs) {
     if (!s.bm25_terms.empty()) {
-      const std::filesystem::path tokenizer = s.encoder.model.empty() ? "" : s.encoder.model + "/tokenizer.model";
+      const std::filesystem::path tokenizer = s.encoder.model;   // the model's own (folder or GGUF)
       rows.push_back(evaluate_bm25(data, s.name, bm25_analyzer(s.bm25_terms, tokenizer)));
     } else {
       rows.push_back(evaluate_dense(data, s.name, s.encoder, dense));

@@ -19,7 +19,7 @@ int eval_retrieval(const Args& args) {
       ("split", po::value<std::string>()->default_value("test"), "qrels split")
       ("bm25", po::bool_switch(), "evaluate BM25 instead of a model")
       ("bm25-terms", po::value<std::string>()->default_value("words"), "BM25 terms: words (lower-cased) | tokenizer (pieces)")
-      ("tokenizer", po::value<std::string>(), "sentencepiece model for --bm25-terms tokenizer (default: MODEL/tokenizer.model)")
+      ("tokenizer", po::value<std::string>(), "sentencepiece model for --bm25-terms tokenizer (default: the --model's own)")
       ("factory", po::value<std::string>()->default_value("Flat"), "FAISS index factory for dense retrieval (Flat = exact)")
       ("search-params", po::value<std::string>()->default_value(""), "FAISS search parameters, e.g. efSearch=128")
       ("run-out", po::value<std::string>(), "write the run in TREC format (qid Q0 docid rank score tag)")
@@ -41,7 +41,7 @@ int eval_retrieval(const Args& args) {
   eval::ReportRow row;
   if (bm25) {
     std::filesystem::path tokenizer = vm.count("tokenizer") ? vm["tokenizer"].as<std::string>() : "";
-    if (tokenizer.empty() && !choice.model.empty()) tokenizer = std::filesystem::path(choice.model) / "tokenizer.model";
+    if (tokenizer.empty() && !choice.model.empty()) tokenizer = choice.model;   // the model's own
     row = evaluate_bm25(data, "bm25", bm25_analyzer(vm["bm25-terms"].as<std::string>(), tokenizer), &run);
   } else {
     const std::string name = std::filesystem::path(choice.model).filename().string();

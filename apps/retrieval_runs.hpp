@@ -9,20 +9,25 @@
 #include <bg2vec/eval/words.hpp>
 #include <bg2vec/text/tokenizer.hpp>
 
+#include <fstream>
 #include <memory>
 
 namespace bg2vec::cli {
 
 // BM25 terms: "words" (lower-cased words) or "tokenizer" (piece ids of the lower-cased text under the
 // sentencepiece model `tokenizer_file`).
-inline eval::Analyzer bm25_analyzer(const std::string& terms, const std::filesystem::path& tokenizer_file) {
+// `tokenizer`: a tokenizer.model, or a model (folder or GGUF file) whose tokenizer to use.
+inline eval::Analyzer bm25_analyzer(const std::string& terms, const std::filesystem::path& tokenizer) {
   if (terms == "words") return eval::lowercase_words;
   if (terms != "tokenizer") fail("--bm25-terms must be words or tokenizer, got \"" + terms + "\"");
-  if (tokenizer_file.empty()) fail("--bm25-terms tokenizer needs --tokenizer FILE or --model DIR");
-  auto tokenizer = std::make_shared<const text::Tokenizer>(tokenizer_file);
-  return [tokenizer](const std::string& text) {
+  if (tokenizer.empty()) fail("--bm25-terms tokenizer needs --tokenizer FILE or --model DIR");
+  std::ifstream probe(tokenizer, std::ios::binary);
+  char magic[4] = {};
+  const bool is_model = std::filesystem::is_directory(tokenizer) || (probe.read(magic, 4) && std::string_view(magic, 4) == "GGUF");
+  auto pieces = std::make_shared<const text::Tokenizer>(is_model ? load_tokenizer(tokenizer) : text::Tokenizer(tokenizer));
+  return [pieces](const std::string& text) {
     std::vector<std::string> terms;
-    for (int32_t id : tokenizer->encode(eval::lowercase(text), /*add_bos=*/false)) terms.push_back(std::to_string(id));
+    for (int32_t id : pieces->encode(eval::lowercase(text), /*add_bos=*/false)) terms.push_back(std::to_string(id));
     return terms;
   };
 }

