@@ -34,6 +34,7 @@ int inspect(const Args& args) {
   struct Stored { std::string name, type; Shape shape; };
   std::vector<Stored> stored;
   std::map<std::string, size_t> dtype_counts;
+  std::map<std::string, double> dtype_bytes;
   double stored_bytes = 0;
   std::string format = "Hugging Face folder (safetensors)";
   const io::ModelConfig c = [&] {
@@ -43,6 +44,7 @@ int inspect(const Args& args) {
       for (const auto& t : file.tensors()) {
         stored.push_back({t.name, std::string(gguf::type_name(t.type)), t.shape()});
         dtype_counts[stored.back().type] += size_t(t.elements());
+        dtype_bytes[stored.back().type] += double(t.size_bytes);
         stored_bytes += double(t.size_bytes);
       }
       return gguf::model_config(file);
@@ -52,6 +54,7 @@ int inspect(const Args& args) {
       const auto& info = store.info(name);
       stored.push_back({name, std::string(dtype_name(info.dtype)), info.shape});
       dtype_counts[stored.back().type] += size_t(info.elements());
+      dtype_bytes[stored.back().type] += double(info.end - info.begin);
       stored_bytes += double(info.end - info.begin);
     }
     return io::load_config(dir);
@@ -100,7 +103,8 @@ int inspect(const Args& args) {
   std::printf("embeddings       %s\n", c.tie_word_embeddings ? "tied to lm_head" : "separate lm_head");
   std::printf("parameters       %.0f (%.2fM)\n", params, params / 1e6);
   std::printf("stored as        ");
-  for (const auto& [dtype, count] : dtype_counts) std::printf("%s: %zu  ", dtype.c_str(), count);
+  for (const auto& [dtype, count] : dtype_counts)
+    std::printf("%s: %zu (%s)  ", dtype.c_str(), count, human_bytes(dtype_bytes[dtype]).c_str());
   std::printf("(%s on disk)\n", human_bytes(stored_bytes).c_str());
   std::printf("encoder          %s attention, %s pooling%s\n", settings.attention.c_str(), settings.pooling.c_str(),
               std::filesystem::exists(dir / "bg2vec.json") ? " (bg2vec.json)" : " (defaults: no bg2vec.json)");
