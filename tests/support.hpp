@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <span>
@@ -67,5 +69,20 @@ struct TempDir {
   ~TempDir() { std::error_code ec; std::filesystem::remove_all(path, ec); }
   std::filesystem::path operator/(const std::string& p) const { return path / p; }
 };
+
+// The bg2vec binary run with `arguments` as a user would; its stdout and stderr together, also left in
+// dir/output.txt for a look after a failure.
+struct CliRun {
+  int status;
+  std::string output;
+};
+
+inline CliRun run_cli(const std::string& arguments, const std::filesystem::path& dir) {
+  const auto log = dir / "output.txt";
+  const int raw = std::system((std::string(BG2VEC_CLI) + " " + arguments + " > " + log.string() + " 2>&1").c_str());
+  std::ifstream in(log);
+  return {WEXITSTATUS(raw), std::string((std::istreambuf_iterator<char>(in)), {})};
+}
+inline CliRun run_cli(const std::string& arguments, const TempDir& dir) { return run_cli(arguments, dir.path); }
 
 }  // namespace bg2vec::test

@@ -11,18 +11,6 @@ using namespace bg2vec;
 
 namespace {
 
-struct Run {
-  int status;
-  std::string output;                  // stdout and stderr together
-};
-
-Run run(const std::string& arguments, const test::TempDir& dir) {
-  const auto log = dir / "output.txt";
-  const int raw = std::system((std::string(BG2VEC_CLI) + " " + arguments + " > " + log.string() + " 2>&1").c_str());
-  std::ifstream in(log);
-  return {WEXITSTATUS(raw), std::string((std::istreambuf_iterator<char>(in)), {})};
-}
-
 const std::string kModel = test::fixture("hf/mistral-dev").string();
 const std::string kBatch = test::fixture("hf/mistral-dev/reference.safetensors").string();
 
@@ -37,7 +25,7 @@ TEST_CASE("encode --ids writes the embeddings and logits that transformers compu
     CAPTURE(c.attention);
     CAPTURE(c.pooling);
     const auto out = (dir / "e.safetensors").string();
-    const Run r = run("encode --model " + kModel + " --ids " + kBatch + " --attention " + c.attention + " --pooling " +
+    const test::CliRun r = test::run_cli("encode --model " + kModel + " --ids " + kBatch + " --attention " + c.attention + " --pooling " +
                           c.pooling + " --out " + out + " --logits --batch-size 2",
                       dir);
     REQUIRE_MESSAGE(r.status == 0, r.output);
@@ -58,14 +46,14 @@ TEST_CASE_TEMPLATE("encode --ids on a Gemma folder writes what transformers comp
   const std::string model = test::fixture(std::string("hf/") + F::name).string(), batch = model + "/reference.safetensors";
   const io::SafetensorsFile reference(batch);
   const auto out = (dir / "e.safetensors").string();
-  Run r = run("encode --model " + model + " --ids " + batch + " --attention bidirectional --pooling mean --logits --out " + out, dir);
+  test::CliRun r = test::run_cli("encode --model " + model + " --ids " + batch + " --attention bidirectional --pooling mean --logits --out " + out, dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   {
     const io::SafetensorsFile result(out);
     CHECK(test::relative_error(result.read_float32("embeddings"), reference.read_float32("bidir_mean_pool")) < 1e-4);
     CHECK(test::relative_error(result.read_float32("logits"), reference.read_float32("bidir_logits")) < 1e-4);
   }
-  r = run("encode --model " + model + " --ids " + batch + " --attention causal --pooling last --logits --out " + out, dir);
+  r = test::run_cli("encode --model " + model + " --ids " + batch + " --attention causal --pooling last --logits --out " + out, dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   const io::SafetensorsFile result(out);
   const auto rows_0_1 = [](std::span<const float> t) { return t.first(t.size() / 3 * 2); };
@@ -77,7 +65,7 @@ TEST_CASE("encode refuses bad arguments with one clear line and a non-zero exit"
   const std::string out = (dir / "e.safetensors").string();
   auto check_fails = [&](const std::string& arguments, const std::string& message) {
     CAPTURE(arguments);
-    const Run r = run(arguments, dir);
+    const test::CliRun r = test::run_cli(arguments, dir);
     CHECK(r.status != 0);
     CHECK(r.output.find(message) != std::string::npos);
     CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
@@ -98,7 +86,7 @@ TEST_CASE("every command answers --help") {
   test::TempDir dir("cli-help");
   for (const char* command : {"encode", "inspect"}) {
     CAPTURE(command);
-    const Run r = run(std::string(command) + " --help", dir);
+    const test::CliRun r = test::run_cli(std::string(command) + " --help", dir);
     CHECK(r.status == 0);
     CHECK(r.output.find("usage: bg2vec " + std::string(command)) == 0);
   }
@@ -106,7 +94,7 @@ TEST_CASE("every command answers --help") {
 
 TEST_CASE("inspect describes the model folder") {
   test::TempDir dir("cli-inspect");
-  const Run r = run("inspect --model " + kModel, dir);
+  const test::CliRun r = test::run_cli("inspect --model " + kModel, dir);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("MistralForCausalLM") != std::string::npos);
   CHECK(r.output.find("parameters       135488") != std::string::npos);
@@ -116,7 +104,7 @@ TEST_CASE("inspect describes the model folder") {
 
 TEST_CASE("inspect describes a Gemma-2 folder") {
   test::TempDir dir("cli-inspect-gemma2");
-  const Run r = run("inspect --model " + test::fixture("hf/gemma2-dev").string(), dir);
+  const test::CliRun r = test::run_cli("inspect --model " + test::fixture("hf/gemma2-dev").string(), dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(r.output.find("Gemma2ForCausalLM") != std::string::npos);
   CHECK(r.output.find("parameters       98880") != std::string::npos);
@@ -128,7 +116,7 @@ TEST_CASE("inspect describes a Gemma-2 folder") {
 
 TEST_CASE("inspect describes a Gemma-3 folder: q/k norms, both rotary bases, the window on 2 of 3 layers, no soft-caps") {
   test::TempDir dir("cli-inspect-gemma3");
-  const Run r = run("inspect --model " + test::fixture("hf/gemma3-dev").string(), dir);
+  const test::CliRun r = test::run_cli("inspect --model " + test::fixture("hf/gemma3-dev").string(), dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(r.output.find("Gemma3ForCausalLM") != std::string::npos);
   CHECK(r.output.find("parameters       129952") != std::string::npos);

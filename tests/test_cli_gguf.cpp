@@ -13,18 +13,6 @@ using namespace bg2vec;
 
 namespace {
 
-struct Run {
-  int status;
-  std::string output;                  // stdout and stderr together
-};
-
-Run run(const std::string& arguments, const test::TempDir& dir) {
-  const auto log = dir / "output.txt";
-  const int raw = std::system((std::string(BG2VEC_CLI) + " " + arguments + " > " + log.string() + " 2>&1").c_str());
-  std::ifstream in(log);
-  return {WEXITSTATUS(raw), std::string((std::istreambuf_iterator<char>(in)), {})};
-}
-
 const std::string kGemma3 = test::fixture("gguf/gemma3-dev-f32.gguf").string();
 const std::string kMistral = test::fixture("gguf/mistral-dev-f32.gguf").string();
 
@@ -48,7 +36,7 @@ TEST_CASE("gguf import writes the HF folder that the GGUF came from") {
                         Case{kMistral, "hf/mistral-dev", "LlamaForCausalLM", "gguf/tokenizers/mistral-dev.model"}}) {
     CAPTURE(c.gguf);
     const auto out = dir / std::filesystem::path(c.gguf).stem().string();
-    const Run r = run("gguf import --gguf " + c.gguf + " --out " + out.string(), dir);
+    const test::CliRun r = test::run_cli("gguf import --gguf " + c.gguf + " --out " + out.string(), dir);
     REQUIRE_MESSAGE(r.status == 0, r.output);
     for (const char* file : {"config.json", "model.safetensors", "tokenizer.model"}) CHECK(std::filesystem::exists(out / file));
     const Model imported = load_model(out), hf = load_model(test::fixture(c.hf));
@@ -64,7 +52,7 @@ TEST_CASE("gguf import writes the HF folder that the GGUF came from") {
 TEST_CASE("gguf import --dtype bf16 stores bf16 weights and says so in config.json") {
   test::TempDir dir("cli-gguf-import-bf16");
   const auto out = dir / "bf16";
-  const Run r = run("gguf import --gguf " + kGemma3 + " --out " + out.string() + " --dtype bf16", dir);
+  const test::CliRun r = test::run_cli("gguf import --gguf " + kGemma3 + " --out " + out.string() + " --dtype bf16", dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   const io::SafetensorsFile weights(out / "model.safetensors");
   for (const auto& [name, info] : weights.tensors()) CHECK(info.dtype == DType::BF16);
@@ -82,7 +70,7 @@ TEST_CASE("gguf import refuses to overwrite, and a damaged file writes nothing")
   SUBCASE("an --out folder that holds something") {
     std::filesystem::create_directories(dir / "taken");
     std::ofstream(dir / "taken" / "mine.txt") << "a user's file";
-    const Run r = run("gguf import --gguf " + kGemma3 + " --out " + (dir / "taken").string(), dir);
+    const test::CliRun r = test::run_cli("gguf import --gguf " + kGemma3 + " --out " + (dir / "taken").string(), dir);
     CHECK(r.status == 1);
     CHECK(contains(r.output, "already exists and is not an empty folder"));
     CHECK(std::filesystem::exists(dir / "taken" / "mine.txt"));
@@ -92,7 +80,7 @@ TEST_CASE("gguf import refuses to overwrite, and a damaged file writes nothing")
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
     const auto cut = dir / "cut.gguf";
     std::ofstream(cut, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
-    const Run r = run("gguf import --gguf " + cut.string() + " --out " + (dir / "out").string(), dir);
+    const test::CliRun r = test::run_cli("gguf import --gguf " + cut.string() + " --out " + (dir / "out").string(), dir);
     CHECK(r.status == 1);
     CHECK(contains(r.output, "bg2vec gguf import: error: " + cut.string() + ":"));
     CHECK(!std::filesystem::exists(dir / "out"));
@@ -105,7 +93,7 @@ TEST_CASE("encode --model takes a GGUF file: transformers' embeddings, and the t
   test::TempDir dir("cli-gguf-encode");
   const std::string reference = test::fixture("hf/gemma3-dev/reference.safetensors").string();
   const auto out = (dir / "e.safetensors").string();
-  Run r = run("encode --model " + kGemma3 + " --ids " + reference + " --attention bidirectional --pooling mean --out " + out, dir);
+  test::CliRun r = test::run_cli("encode --model " + kGemma3 + " --ids " + reference + " --attention bidirectional --pooling mean --out " + out, dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(test::relative_error(io::SafetensorsFile(out).read_float32("embeddings"),
                              io::SafetensorsFile(reference).read_float32("bidir_mean_pool")) < 1e-4);
@@ -115,11 +103,11 @@ TEST_CASE("encode --model takes a GGUF file: transformers' embeddings, and the t
     std::ofstream texts(dir / "texts.txt");
     for (const auto& line : bulgarian_lines(12)) texts << line << "\n";
   }
-  r = run("gguf import --gguf " + kMistral + " --out " + (dir / "imported").string(), dir);
+  r = test::run_cli("gguf import --gguf " + kMistral + " --out " + (dir / "imported").string(), dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   const auto from_gguf = (dir / "gguf.safetensors").string(), from_folder = (dir / "folder.safetensors").string();
   for (const auto& [model, file] : {std::pair{kMistral, from_gguf}, std::pair{(dir / "imported").string(), from_folder}}) {
-    r = run("encode --model " + model + " --text-file " + (dir / "texts.txt").string() + " --pooling mean --out " + file, dir);
+    r = test::run_cli("encode --model " + model + " --text-file " + (dir / "texts.txt").string() + " --pooling mean --out " + file, dir);
     REQUIRE_MESSAGE(r.status == 0, r.output);
   }
   const auto a = io::SafetensorsFile(from_gguf).read_float32("embeddings"), b = io::SafetensorsFile(from_folder).read_float32("embeddings");
@@ -129,7 +117,7 @@ TEST_CASE("encode --model takes a GGUF file: transformers' embeddings, and the t
 
 TEST_CASE("inspect describes a GGUF file: format, architecture and quantization types") {
   test::TempDir dir("cli-gguf-inspect");
-  const Run r = run("inspect --model " + test::fixture("gguf/gemma3-dev-q8_0.gguf").string(), dir);
+  const test::CliRun r = test::run_cli("inspect --model " + test::fixture("gguf/gemma3-dev-q8_0.gguf").string(), dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(contains(r.output, "format           GGUF v3 (41 tensors)"));
   CHECK(contains(r.output, "Gemma3ForCausalLM"));
@@ -143,7 +131,7 @@ TEST_CASE("eval perplexity --ids gives the NTP loss that transformers computes")
   // mistral-dev has no sliding window, so the causal mask is the one of the reference's ntp loss
   const std::string reference = test::fixture("hf/mistral-dev/reference.safetensors").string();
   const auto json = dir / "ppl.json";
-  const Run r = run("eval perplexity --model " + kMistral + " --ids " + reference + " --json " + json.string(), dir);
+  const test::CliRun r = test::run_cli("eval perplexity --model " + kMistral + " --ids " + reference + " --json " + json.string(), dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   std::ifstream in(test::fixture("hf/mistral-dev/reference.json"));
   const double expected = nlohmann::json::parse(in)["ntp_grad_loss"];
@@ -155,14 +143,14 @@ TEST_CASE("eval perplexity --ids gives the NTP loss that transformers computes")
 
 TEST_CASE("generate continues prompts greedily, and bad input is refused") {
   test::TempDir dir("cli-gguf-generate");
-  Run r = run("generate --model " + kGemma3 + " --prompt 'София е' --prompt 'Столицата' --tokens 4", dir);
+  test::CliRun r = test::run_cli("generate --model " + kGemma3 + " --prompt 'София е' --prompt 'Столицата' --tokens 4", dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(contains(r.output, "София е|"));
   CHECK(contains(r.output, "Столицата|"));
-  r = run("generate --model " + (dir / "missing.gguf").string() + " --prompt x", dir);
+  r = test::run_cli("generate --model " + (dir / "missing.gguf").string() + " --prompt x", dir);
   CHECK(r.status == 1);
   CHECK(contains(r.output, "missing.gguf: no such model"));
-  r = run("generate --model " + kGemma3 + " --prompt x --tokens 0", dir);
+  r = test::run_cli("generate --model " + kGemma3 + " --prompt x --tokens 0", dir);
   CHECK(r.status == 1);
 }
 
@@ -181,7 +169,7 @@ TEST_CASE("the real Gemma-3-270M GGUF is a Bulgarian language model") {
                                 " | awk 'length($0) > 80' | head -40 > " + (dir / "bg.txt").string();
     REQUIRE(std::system(command.c_str()) == 0);
   }
-  Run r = run("eval perplexity --model " + model.string() + " --text-file " + (dir / "bg.txt").string() + " --json " +
+  test::CliRun r = test::run_cli("eval perplexity --model " + model.string() + " --text-file " + (dir / "bg.txt").string() + " --json " +
                   (dir / "ppl.json").string(),
               dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
@@ -190,7 +178,7 @@ TEST_CASE("the real Gemma-3-270M GGUF is a Bulgarian language model") {
   MESSAGE("Gemma-3-270M perplexity on 40 Bulgarian sentences: " << j["perplexity"].get<double>());
   CHECK(j["texts"] == 40);
   CHECK(j["perplexity"].get<double>() < 150);
-  r = run("generate --model " + model.string() + " --prompt 'Столицата на България е' --tokens 6", dir);
+  r = test::run_cli("generate --model " + model.string() + " --prompt 'Столицата на България е' --tokens 6", dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   const std::string continuation = r.output.substr(r.output.find('|') + 1);
   MESSAGE("greedy continuation: " << continuation);

@@ -109,18 +109,6 @@ std::string read_all_error(const std::filesystem::path& path) {
   });
 }
 
-struct Run {
-  int status;
-  std::string output;   // stdout and stderr together
-};
-
-Run run_cli(const std::string& arguments, const test::TempDir& dir) {
-  const auto log = dir / "output.txt";
-  const int raw = std::system((std::string(BG2VEC_CLI) + " " + arguments + " > " + log.string() + " 2>&1").c_str());
-  std::ifstream in(log);
-  return {WEXITSTATUS(raw), std::string((std::istreambuf_iterator<char>(in)), {})};
-}
-
 bool bitwise_equal(std::span<const float> a, std::span<const float> b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
 }
@@ -217,7 +205,7 @@ TEST_CASE("gguf: the type table names every ggml type and knows which ones we re
 TEST_CASE("gguf dequantize writes the reference safetensors") {
   test::TempDir dir("gguf-cli");
   const auto out = dir / "q.safetensors";
-  const Run r = run_cli("gguf dequantize --gguf " + kQuants.string() + " --out " + out.string(), dir);
+  const test::CliRun r = test::run_cli("gguf dequantize --gguf " + kQuants.string() + " --out " + out.string(), dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(r.output.find("26 tensors") != std::string::npos);
   const io::SafetensorsFile written(out), reference(kQuantsReference);
@@ -374,13 +362,13 @@ TEST_CASE("gguf dequantize: a damaged file exits 1 with the error on stderr and 
     GgufBytes g = tiny_gguf();
     c.damage(g);
     g.write(bad);
-    const Run r = run_cli("gguf dequantize --gguf " + bad.string() + " --out " + out.string(), dir);
+    const test::CliRun r = test::run_cli("gguf dequantize --gguf " + bad.string() + " --out " + out.string(), dir);
     CHECK(r.status == 1);
     CHECK(r.output.rfind("bg2vec gguf dequantize: error: " + bad.string() + ": ", 0) == 0);
     CHECK(r.output.find(c.expected) != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(out.parent_path()));
   }
-  const Run missing = run_cli("gguf dequantize --gguf " + (dir / "absent.gguf").string() + " --out " + out.string(), dir);
+  const test::CliRun missing = test::run_cli("gguf dequantize --gguf " + (dir / "absent.gguf").string() + " --out " + out.string(), dir);
   CHECK(missing.status == 1);
   CHECK(missing.output.find("absent.gguf: cannot open") != std::string::npos);
 }
