@@ -2,9 +2,11 @@
 // The command registry of the `bg2vec` tool. Each subcommand lives in its own apps/<name>.cpp and
 // registers itself with a static `Command` object, so adding one touches no other file.
 // Multi-word commands ("wiki extract") are matched on the longest prefix of the arguments.
+#include <bg2vec/backend/compute.hpp>
 #include <bg2vec/core/error.hpp>
 
 #include <boost/program_options.hpp>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -53,6 +55,20 @@ inline bool parse(const std::string& command, const std::string& description, po
     throw Error(std::string(e.what()) + " (see bg2vec " + command + " --help)");
   }
   return true;
+}
+
+// --compute f32 | bf16 | auto, shared by the commands that run a model (encode, step, train, eval, index, search).
+inline void add_compute_option(po::options_description& options) {
+  options.add_options()("compute", po::value<std::string>()->default_value(""),
+                        "f32 | bf16 | auto: the type of the projections' matrix products (bf16: float32 accumulation, "
+                        "needs AVX512-BF16). Default: $BG2VEC_COMPUTE if set, else auto = bf16 where the CPU has "
+                        "AVX512-BF16, f32 elsewhere");
+}
+inline backend::Compute compute_choice(const po::variables_map& vm) {
+  std::string name = vm["compute"].as<std::string>();
+  if (name.empty())
+    if (const char* env = std::getenv("BG2VEC_COMPUTE")) name = env;
+  return backend::parse_compute(name);
 }
 
 }  // namespace bg2vec::cli

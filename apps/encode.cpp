@@ -52,6 +52,7 @@ int encode(const Args& args) {
       ("out", po::value<std::string>()->required(), "output safetensors: embeddings [B, H] float32")
       ("logits", po::bool_switch(), "also write logits [B, T, V] (--ids only)")
       ("batch-size", po::value<int>()->default_value(16), "sequences per forward pass");
+  add_compute_option(options);
   po::variables_map vm;
   if (!parse("encode", "Encode token ids or texts into embeddings with a chosen attention and pooling.", options, args, vm))
     return 0;
@@ -60,6 +61,7 @@ int encode(const Args& args) {
   const int batch_size = vm["batch-size"].as<int>();
   require(batch_size > 0, "--batch-size must be positive");
   const std::filesystem::path model_dir = vm["model"].as<std::string>(), out = vm["out"].as<std::string>();
+  const backend::Compute compute = compute_choice(vm);
 
   io::SafetensorsWriter writer;
   if (vm.count("ids")) {
@@ -70,6 +72,7 @@ int encode(const Args& args) {
     const std::string attention = vm["attention"].as<std::string>().empty() ? settings.attention : vm["attention"].as<std::string>();
     const std::string pooling = vm["pooling"].as<std::string>().empty() ? settings.pooling : vm["pooling"].as<std::string>();
     const bool want_logits = vm["logits"].as<bool>();
+    const backend::Projections projections(model.weights(), compute);   // bf16: the weights packed once
     Matrix embeddings(batch.batch, model.config().hidden_size);
     Matrix logits(want_logits ? Eigen::Index(batch.tokens()) : 0, model.config().vocab_size);
     Progress bar("encode", batch.batch, "sequences");
@@ -77,7 +80,7 @@ int encode(const Args& args) {
       const int end = std::min(batch.batch, begin + batch_size);
       Matrix part_logits;
       embeddings.middleRows(begin, end - begin) =
-          embed(model, rows_of(batch, begin, end), attention, pooling, want_logits ? &part_logits : nullptr);
+          embed(model, rows_of(batch, begin, end), attention, pooling, want_logits ? &part_logits : nullptr, projections);
       if (want_logits) logits.middleRows(Eigen::Index(begin) * batch.seq_len, part_logits.rows()) = part_logits;
       bar.update(end);
     }
@@ -87,7 +90,8 @@ int encode(const Args& args) {
       writer.add("logits", {batch.batch, batch.seq_len, logits.cols()}, std::span<const float>(logits.data(), size_t(logits.size())));
   } else {
     if (vm["logits"].as<bool>()) fail("--logits needs --ids (texts have no fixed [B, T] shape)");
-    const auto encoder = TextEncoder::load(model_dir, vm["attention"].as<std::string>(), vm["pooling"].as<std::string>());
+    auto encoder = TextEncoder::load(model_dir, vm["attention"].as<std::string>(), vm["pooling"].as<std::string>());
+    encoder.set_compute(compute);
     const Matrix embeddings = encoder.encode(read_texts(vm), batch_size, /*progress=*/true);
     writer.add("embeddings", {embeddings.rows(), embeddings.cols()}, std::span<const float>(embeddings.data(), size_t(embeddings.size())));
   }

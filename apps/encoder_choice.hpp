@@ -16,6 +16,7 @@ struct EncoderChoice {
   std::string model;       // model folder
   std::string attention;   // empty: the folder's default (bg2vec.json)
   std::string pooling;
+  backend::Compute compute = backend::Compute::F32;
 };
 
 inline void add_encoder_options(po::options_description& options, bool model_required) {
@@ -27,11 +28,12 @@ inline void add_encoder_options(po::options_description& options, bool model_req
       ("pooling", po::value<std::string>()->default_value(""), "mean | weighted-mean | last | bos (default: bg2vec.json)")
       ("batch-size", po::value<int>()->default_value(16), "texts per forward pass")
       ("threads", po::value<int>()->default_value(0), "CPU threads for FAISS and the model (0: OMP_NUM_THREADS or all cores)");
+  add_compute_option(options);
 }
 
 inline EncoderChoice encoder_choice(const po::variables_map& vm) {
   return {vm.count("model") ? vm["model"].as<std::string>() : "", vm["attention"].as<std::string>(),
-          vm["pooling"].as<std::string>()};
+          vm["pooling"].as<std::string>(), compute_choice(vm)};
 }
 
 class Embedder {
@@ -39,6 +41,7 @@ class Embedder {
   Embedder(const EncoderChoice& choice, int batch_size)
       : encoder_(TextEncoder::load(choice.model, choice.attention, choice.pooling)), batch_size_(batch_size) {
     require(batch_size > 0, "--batch-size must be positive");
+    encoder_.set_compute(choice.compute);
   }
 
   Matrix embed(const std::vector<std::string>& texts, bool progress = true) const {

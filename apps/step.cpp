@@ -25,6 +25,7 @@ int step(const Args& args) {
        "attention-probability dropout (simcse) and LoRA dropout; default 0 so that the step is deterministic")
       ("adapter", po::value<std::string>(), "PEFT LoRA adapter folder: only the adapter trains")
       ("out", po::value<std::string>()->required(), "output folder: the updated model (or adapter)");
+  add_compute_option(options);
   po::variables_map vm;
   if (!parse("step", "One optimisation step on a fixed batch; writes the updated model or adapter.", options, args, vm))
     return 0;
@@ -46,6 +47,7 @@ int step(const Args& args) {
   opts.optimizer = vm["optimizer"].as<std::string>();
   opts.adamw.weight_decay = vm["weight-decay"].as<float>();
   opts.lora_dropout = dropout;
+  opts.compute = compute_choice(vm);
   const double loss = train::with_objective(objective, [&]<class O>() {
     O obj{};
     if constexpr (std::is_same_v<O, train::SimCse>) obj = {.temperature = vm["temperature"].as<float>(), .dropout = dropout};

@@ -68,6 +68,9 @@ int train_command(const Args& args) {
        "comma-separated target modules")
       ("mask-rate", po::value<float>()->default_value(0.8f), "MNTP masking rate (Mistral 0.8, Llama 0.2)")
       ("mask-mode", po::value<std::string>()->default_value("all-mask"), "all-mask | bert (80/10/10)")
+      ("compute", po::value<std::string>()->default_value(""),
+       "f32 | bf16 | auto: the projections' matrix products (default: $BG2VEC_COMPUTE, else bf16 where the CPU has "
+       "AVX512-BF16); weights train in float32 either way")
       ("mask-token", po::value<std::string>()->default_value("_"), "MNTP mask token, as a piece")
       ("mask-token-id", po::value<int>(), "or as an id")
       ("temperature", po::value<float>()->default_value(0.05f), "SimCSE temperature")
@@ -157,6 +160,7 @@ int train_command(const Args& args) {
   opts.lora_dropout = lora ? lora->config().dropout : 0.0f;
   opts.memory = vm["activation-checkpointing"].as<bool>() ? ActivationMemory::LayerInputs : ActivationMemory::AllLayers;
   opts.seed = seed;
+  opts.compute = compute_choice(vm);
   const train::Schedule schedule{train::Schedule::parse(vm["schedule"].as<std::string>()), vm["lr"].as<float>(),
                                  vm["warmup"].as<int>(), steps};
   const int val_every = vm["val-every"].as<int>(), val_batches = vm["val-batches"].as<int>(),

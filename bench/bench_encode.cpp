@@ -1,12 +1,28 @@
-// Encode throughput (forward + mean pooling) of a Mistral-shaped model with random weights.
-// Prints one line of figures; bench/peer/compare_encode.sh runs the same shape in PyTorch for the ratio.
+// Encode throughput (forward + pooling) of a Mistral-shaped model with random weights, or of a real model
+// (--model: an HF folder or a GGUF file) on random token ids. --compute f32|bf16|both: the projections' compute
+// type (both: one line each, same batch, same run). Prints one line of figures per compute type (the best and the
+// median batch of --iters, and the process's CPU seconds per batch); --json FILE writes them as JSON.
+// bench/peer/compare_encode.sh runs the same shape in PyTorch for the ratio.
 #include <bg2vec/nn/encoder.hpp>
 
 #include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <random>
+
+namespace {
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+}  // namespace
 
 namespace po = boost::program_options;
 using namespace bg2vec;
@@ -23,39 +39,77 @@ int main(int argc, char** argv) {
       ("batch", po::value<int>()->default_value(16), "sequences per batch")
       ("seq-len", po::value<int>()->default_value(128), "tokens per sequence")
       ("attention", po::value<std::string>()->default_value("bidirectional"), "causal | bidirectional")
-      ("iters", po::value<int>()->default_value(5), "timed iterations (after one warm-up)");
+      ("iters", po::value<int>()->default_value(5), "timed iterations (after one warm-up)")
+      ("model", po::value<std::string>(), "a real model (HF folder or GGUF file) instead of the random one (shape flags ignored)")
+      ("pooling", po::value<std::string>()->default_value("mean"), "mean | weighted-mean | last | bos")
+      ("compute", po::value<std::string>()->default_value("f32"), "f32 | bf16 | both")
+      ("json", po::value<std::string>(), "also write the figures as JSON");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, options), vm);
   if (vm.count("help")) { std::cout << options; return 0; }
   po::notify(vm);
 
+  std::optional<Model> loaded;
+  if (vm.count("model")) loaded.emplace(load_model(vm["model"].as<std::string>()));
   io::ModelConfig c;
-  c.architecture = "MistralForCausalLM";
-  c.num_layers = vm["layers"].as<int>();
-  c.hidden_size = vm["hidden"].as<int>();
-  c.num_heads = vm["heads"].as<int>();
-  c.num_kv_heads = vm["kv-heads"].as<int>();
-  c.head_dim = c.hidden_size / c.num_heads;
-  c.intermediate_size = vm["ffn"].as<int>();
-  c.vocab_size = vm["vocab"].as<int>();
-  c.rms_norm_eps = 1e-5;
-  Model model(c);
+  if (loaded) {
+    c = loaded->config();
+  } else {
+    c.architecture = "MistralForCausalLM";
+    c.num_layers = vm["layers"].as<int>();
+    c.hidden_size = vm["hidden"].as<int>();
+    c.num_heads = vm["heads"].as<int>();
+    c.num_kv_heads = vm["kv-heads"].as<int>();
+    c.head_dim = c.hidden_size / c.num_heads;
+    c.intermediate_size = vm["ffn"].as<int>();
+    c.vocab_size = vm["vocab"].as<int>();
+    c.rms_norm_eps = 1e-5;
+  }
   std::mt19937 rng(0);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  for (float& p : model.parameters()) p = normal(rng);
+  if (!loaded) {
+    loaded.emplace(c);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (float& p : loaded->parameters()) p = normal(rng);
+  }
+  const Model& model = *loaded;
 
   const int B = vm["batch"].as<int>(), T = vm["seq-len"].as<int>(), iters = vm["iters"].as<int>();
   TokenBatch batch{B, T, std::vector<int32_t>(size_t(B) * T), std::vector<uint8_t>(size_t(B) * T, 1), {}};
-  std::uniform_int_distribution<int> token(4, c.vocab_size - 1);
+  std::uniform_int_distribution<int> token(4, std::min(c.vocab_size, 200000) - 1);
   for (auto& id : batch.ids) id = token(rng);
 
-  const std::string attention = vm["attention"].as<std::string>();
-  embed(model, batch, attention, "mean");                         // warm-up
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) embed(model, batch, attention, "mean");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("bg2vec encode: %.2fM params, batch %d x %d, %s, %d threads: %.0f tokens/s (%.1f ms/batch)\n",
-              double(model.parameter_count()) / 1e6, B, T, attention.c_str(), Eigen::nbThreads(),
-              double(B) * T * iters / seconds, 1e3 * seconds / iters);
+  const std::string attention = vm["attention"].as<std::string>(), pooling = vm["pooling"].as<std::string>();
+  const std::string which = vm["compute"].as<std::string>();
+  std::vector<backend::Compute> computes;
+  if (which == "both") computes = {backend::Compute::F32, backend::Compute::Bf16};
+  else computes = {backend::parse_compute(which)};
+  nlohmann::json out = {{"params_m", double(model.parameter_count()) / 1e6}, {"batch", B}, {"seq_len", T},
+                        {"attention", attention}, {"threads", Eigen::nbThreads()}};
+  Matrix first;
+  for (const backend::Compute compute : computes) {
+    const backend::Projections projections(model.weights(), compute);
+    const Matrix warm = embed(model, batch, attention, pooling, nullptr, projections);   // warm-up
+    std::vector<double> ms;
+    const double cpu0 = cpu_seconds();
+    for (int i = 0; i < iters; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      embed(model, batch, attention, pooling, nullptr, projections);
+      ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const double cpu_ms = 1e3 * (cpu_seconds() - cpu0) / iters;
+    std::sort(ms.begin(), ms.end());
+    const double best = ms.front(), median = ms[ms.size() / 2];
+    std::string agreement;
+    if (first.size() == 0) first = warm;
+    else agreement = ", embeddings vs f32: max |diff| / max |f32| " +
+                     std::to_string((warm - first).cwiseAbs().maxCoeff() / first.cwiseAbs().maxCoeff());
+    std::printf("bg2vec encode %s: %.2fM params, batch %d x %d, %s, %d threads: %.0f tokens/s (best %.1f ms/batch, median "
+                "%.1f, CPU %.1f ms/batch)%s\n",
+                std::string(backend::compute_name(compute)).c_str(), double(model.parameter_count()) / 1e6, B, T,
+                attention.c_str(), Eigen::nbThreads(), double(B) * T / (best / 1e3), best, median, cpu_ms, agreement.c_str());
+    out["runs"].push_back({{"compute", backend::compute_name(compute)}, {"tokens_per_s", double(B) * T / (best / 1e3)},
+                           {"best_ms", best}, {"median_ms", median}, {"cpu_ms", cpu_ms}});
+  }
+  if (vm.count("json")) std::ofstream(vm["json"].as<std::string>()) << out.dump(2) << "\n";
   return 0;
 }

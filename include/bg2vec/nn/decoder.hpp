@@ -11,6 +11,10 @@
 // backward() walks the same graph in reverse, reading the activations the forward kept and adding
 // (+=) parameter gradients into buffers with the parameters' flat layout (DecoderTensors over a
 // gradient buffer), so gradient accumulation and the two views of SimCSE need no extra code.
+//
+// The seven projections' matrix products go through a backend::Projections (float32 on Eigen by default;
+// bf16 with float32 accumulation where the CPU has AVX512-BF16): the math of the layers is written once.
+#include <bg2vec/backend/projections.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/nn/activations.hpp>
 #include <bg2vec/nn/attention.hpp>
@@ -27,10 +31,14 @@
 
 namespace bg2vec {
 
+static_assert(kLoraModules == backend::kProjections && kQ == 0 && kDown == 6,
+              "backend::Projections indexes the projections in LoraModule's order");
+
 template <AttentionPolicy Attn>
 class Decoder {
  public:
-  explicit Decoder(const Model& model, const LoraAdapter* lora = nullptr) : model_(model), lora_(lora) {
+  explicit Decoder(const Model& model, const LoraAdapter* lora = nullptr, backend::Projections projections = {})
+      : model_(model), lora_(lora), projections_(std::move(projections)) {
     if (lora && lora->model_config().hidden_size != model.config().hidden_size)
       fail("the LoRA adapter was made for another model (hidden size " + std::to_string(lora->model_config().hidden_size) +
            ", the model has " + std::to_string(model.config().hidden_size) + ")");
@@ -109,6 +117,9 @@ class Decoder {
 
   const Model& model() const { return model_; }
   const LoraAdapter* lora() const { return lora_; }
+  const backend::Projections& projections() const { return projections_; }
+  // After the model's float32 weights changed (an optimizer step on the base): repacks the bf16 copies.
+  void refresh_projections() { projections_.refresh(model_.weights()); }
 
  private:
   // One rotary table per distinct base, built once per pass: Gemma-3's sliding layers have their own.
@@ -143,8 +154,7 @@ class Decoder {
   // y (+)= x W^T, plus the adapter's update when it targets this projection.
   void project(int l, int module, const Eigen::Ref<const Matrix>& x, const MatrixView& weight, const Activations& acts,
                Eigen::Ref<Matrix> y, bool accumulate) const {
-    if (accumulate) layers::linear_forward_accumulate(x, weight, y);
-    else layers::linear_forward(x, weight, y);
+    projections_.forward(l, module, x, weight, y, accumulate);
     if (!lora_) return;
     if (const auto* p = lora_->tensors().find(l, module))
       layers::lora_forward(x, *p, lora_->config().scaling(), acts.lora_dropout, lora_stream(l, module), y);
@@ -154,8 +164,8 @@ class Decoder {
   void project_backward(int l, int module, const Eigen::Ref<const Matrix>& x, const MatrixView& weight,
                         const Activations& acts, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dx, bool accumulate,
                         MatrixView* d_weight, LoraTensors* lora_grads) const {
-    layers::linear_backward(dy, weight, dx, accumulate);
-    if (d_weight) layers::linear_backward_weight(x, dy, *d_weight);
+    projections_.backward_input(l, module, dy, weight, dx, accumulate);
+    if (d_weight) projections_.backward_weight(x, dy, *d_weight);
     if (!lora_) return;
     if (const auto* p = lora_->tensors().find(l, module))
       layers::lora_backward(x, *p, lora_->config().scaling(), acts.lora_dropout, lora_stream(l, module), dy, dx,
@@ -271,6 +281,7 @@ class Decoder {
 
   const Model& model_;
   const LoraAdapter* lora_;
+  backend::Projections projections_;
 };
 
 }  // namespace bg2vec

@@ -17,11 +17,12 @@
 
 namespace bg2vec {
 
-// Final hidden states pooled per row: [B, H].
+// Final hidden states pooled per row: [B, H]. `projections`: the compute type of the matrix products
+// (float32 by default; backend::Projections(model.weights(), backend::Compute::Bf16) for bf16).
 template <AttentionPolicy Attn, pool::Pooling Pool>
-Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullptr) {
+Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullptr, const backend::Projections& projections = {}) {
   Activations acts(model.config(), batch.batch, batch.seq_len, /*keep_all_layers=*/false);
-  const Decoder<Attn> decoder(model);
+  const Decoder<Attn> decoder(model, nullptr, projections);
   decoder.forward(batch, acts);
   if (logits) decoder.logits(acts, *logits);
   return pool::pool_forward<Pool>(acts.hidden(), batch);
@@ -75,9 +76,9 @@ struct EncoderSettings {
 
 // Pooled embeddings of `batch` with policies chosen at run time.
 inline Matrix embed(const Model& model, const TokenBatch& batch, const std::string& attention, const std::string& pooling,
-                    Matrix* logits = nullptr) {
+                    Matrix* logits = nullptr, const backend::Projections& projections = {}) {
   return with_attention(attention, [&]<class Attn>() {
-    return pool::with_pooling(pooling, [&]<class Pool>() { return embed<Attn, Pool>(model, batch, logits); });
+    return pool::with_pooling(pooling, [&]<class Pool>() { return embed<Attn, Pool>(model, batch, logits, projections); });
   });
 }
 
@@ -109,6 +110,11 @@ class TextEncoder {
   const Model& model() const { return *model_; }
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }
   const EncoderSettings& settings() const { return settings_; }
+  // The compute type of the matrix products (float32 unless set; bf16 packs the weights once, here).
+  void set_compute(backend::Compute compute) {
+    if (compute != projections_.compute()) projections_ = backend::Projections(model_->weights(), compute);
+  }
+  backend::Compute compute() const { return projections_.compute(); }
   std::string description() const {
     return "model " + dir_.string() + ", " + settings_.attention + ", " + settings_.pooling + (settings_.skip_bos ? " (BOS not pooled)" : "");
   }
@@ -133,7 +139,7 @@ class TextEncoder {
     for (size_t start = 0; start < order.size(); start += size_t(batch_size)) {
       const size_t end = std::min(order.size(), start + size_t(batch_size));
       const TokenBatch batch = make_batch(tokens, order, start, end);
-      const Matrix pooled = embed(*model_, batch, settings_.attention, settings_.pooling);
+      const Matrix pooled = embed(*model_, batch, settings_.attention, settings_.pooling, nullptr, projections_);
       for (size_t i = start; i < end; ++i) out.row(Eigen::Index(order[i])) = pooled.row(Eigen::Index(i - start));
       for (size_t i = start; i < end; ++i) done_tokens += tokens[order[i]].size();
       if (progress) bar.update(double(end), std::to_string(done_tokens) + " tokens");
@@ -171,6 +177,7 @@ class TextEncoder {
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const text::Tokenizer> tokenizer_;
   EncoderSettings settings_;
+  backend::Projections projections_;
 };
 
 }  // namespace bg2vec

@@ -18,13 +18,16 @@ struct TrainerOptions {
   float lora_dropout = 0;
   ActivationMemory memory = ActivationMemory::AllLayers;   // LayerInputs = activation checkpointing
   uint64_t seed = 0;                   // dropout masks of step s derive from (seed, s): resumable
+  backend::Compute compute = backend::Compute::F32;   // of the projections' products (gradients stay float32)
 };
 
 template <Objective O, AttentionPolicy Attn = typename O::attention>
 class Trainer {
  public:
   Trainer(Model& model, O objective, TrainerOptions options, LoraAdapter* lora = nullptr)
-      : model_(model), lora_(lora), decoder_(model, lora), objective_(objective), options_(options),
+      : model_(model), lora_(lora),
+        decoder_(model, lora, backend::Projections(model.weights(), options.compute, /*for_training=*/true)),
+        objective_(objective), options_(options),
         grad_(trainable().size(), 0.0f) {
     if (options.optimizer == "adamw") optimizer_ = AdamW(options.adamw);
     else if (options.optimizer != "sgd") fail("unknown optimizer '" + options.optimizer + "' (expected sgd or adamw)");
@@ -54,6 +57,7 @@ class Trainer {
     const double loss = gradients(micro_batches);
     last_grad_norm_ = clip_grad_norm(grad_, options_.clip);
     std::visit([&](auto& opt) { opt.step(trainable(), grad_, lr); }, optimizer_);
+    if (!lora_ && decoder_.projections().bf16()) decoder_.refresh_projections();   // the base's bf16 copies
     ++step_;
     return loss;
   }
