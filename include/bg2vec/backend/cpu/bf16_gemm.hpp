@@ -7,7 +7,7 @@
 // reduction indices (k, k+1), the 48 columns' two values lie side by side: [c0 k, c0 k+1, c1 k, c1 k+1, ...].
 // A row's pair (k, k+1) is one 32-bit word, broadcast to all lanes. The micro-kernel keeps an 8 x 48
 // block of C in 24 registers over the whole reduction (the panel streams from L2, the 8 rows from L1);
-// rows are taken in chunks that fit L2, and the panels of a chunk are shared among the OpenMP threads.
+// rows are taken in chunks that fit L2, and tiles of (chunk, 4 panels) go to the OpenMP threads dynamically.
 //
 // The kernels are compiled for AVX512-BF16 by function attribute, so the header builds for any x86-64
 // target; call them only where has_avx512_bf16() (backend/compute.hpp checks before choosing bf16).
@@ -97,7 +97,7 @@ namespace detail {
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void convert_rows(const float* a, int64_t lda, int64_t M,
                                                                                  int64_t K, uint16_t* out) {
   const int64_t Kp = (K + 1) / 2 * 2;
-#pragma omp parallel for schedule(static) if (M * K > 65536)
+#pragma omp parallel for schedule(static) if (M * K > (int64_t(1) << 23))   // memory-bound: threads pay only for large A
   for (int64_t r = 0; r < M; ++r) {
     const float* src = a + r * lda;
     uint16_t* dst = out + r * Kp;
@@ -169,11 +169,16 @@ inline void gemm_bf16(const float* a, int64_t lda, int64_t M, const PackedB& b, 
   // Rows per chunk: its bf16 rows take about 512 KiB (an L2 share), a multiple of the micro-kernel's rows.
   const int64_t chunk = std::max<int64_t>(kRows, (int64_t(512 * 1024) / std::max<int64_t>(1, pairs * 4)) / kRows * kRows);
   const int64_t panels = b.panels();
-#pragma omp parallel
-  for (int64_t i0 = 0; i0 < M; i0 += chunk) {
-    const int64_t i1 = std::min(M, i0 + chunk);
-#pragma omp for schedule(static)
-    for (int64_t p = 0; p < panels; ++p) {
+  // Tiles of (row chunk, 4 panels), chunk-major so that the threads share a chunk's rows in cache, handed out
+  // dynamically with one barrier at the end: on a machine shared with other work a descheduled thread then
+  // delays only its current tile (a static split with a barrier per chunk left the other thread spinning).
+  constexpr int64_t kGroup = 4;
+  const int64_t groups = (panels + kGroup - 1) / kGroup, chunks = (M + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) if (chunks * groups > 1)
+  for (int64_t t = 0; t < chunks * groups; ++t) {
+    const int64_t i0 = (t / groups) * chunk, i1 = std::min(M, i0 + chunk);
+    const int64_t p0 = (t % groups) * kGroup, p1 = std::min(panels, p0 + kGroup);
+    for (int64_t p = p0; p < p1; ++p) {
       const int cols = int(std::min<int64_t>(kPanel, b.C() - p * kPanel));
       for (int64_t i = i0; i < i1; i += kRows) {
         const int rows = int(std::min<int64_t>(kRows, i1 - i));
