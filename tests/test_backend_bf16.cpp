@@ -165,3 +165,27 @@ TEST_CASE("a bf16 trainer repacks the base weights after each step, so its forwa
   CHECK(after < before);
   CHECK(after == doctest::Approx(check.evaluate(b)).epsilon(1e-6));
 }
+
+TEST_CASE("bg2vec encode --compute: bf16 within the bf16 tolerance of transformers, f32 at float32 parity, bad names refused") {
+  test::TempDir dir("backend-bf16-cli");
+  const std::string model = test::fixture("hf/mistral-dev").string(), batch = model + "/reference.safetensors";
+  const io::SafetensorsFile reference(batch);
+  const auto out = (dir / "e.safetensors").string();
+  const std::string base = "encode --model " + model + " --ids " + batch + " --attention bidirectional --pooling mean --out " + out;
+  test::CliRun r = test::run_cli(base + " --compute f32", dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(test::relative_error(io::SafetensorsFile(out).read_float32("embeddings"), reference.read_float32("bidir_mean_pool")) < 1e-4);
+  r = test::run_cli(base + " --compute fp8", dir);
+  CHECK(r.status != 0);
+  CHECK(r.output.find("unknown compute type 'fp8'") != std::string::npos);
+  r = test::run_cli(base + " --compute bf16", dir);
+  if (!backend::cpu::has_avx512_bf16()) {
+    CHECK(r.status != 0);
+    CHECK(r.output.find("needs a CPU with AVX512-BF16") != std::string::npos);
+    return;
+  }
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const double err = test::relative_error(io::SafetensorsFile(out).read_float32("embeddings"), reference.read_float32("bidir_mean_pool"));
+  CHECK(err < kBf16Forward);
+  CHECK(err > 1e-5);                                      // bf16 did run
+}
