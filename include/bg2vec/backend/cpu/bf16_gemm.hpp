@@ -94,7 +94,7 @@ class PackedB {
 namespace detail {
 
 // Rows of A as bf16 with the reduction padded to an even length: row r's pair q is word r * pairs + q.
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void convert_rows(const float* a, int64_t lda, int64_t M,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) inline void convert_rows(const float* a, int64_t lda, int64_t M,
                                                                                  int64_t K, uint16_t* out) {
   const int64_t Kp = (K + 1) / 2 * 2;
 #pragma omp parallel for schedule(static) if (M * K > (int64_t(1) << 23))   // memory-bound: threads pay only for large A
@@ -114,7 +114,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void convert_rows(
 }
 
 template <int R>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void micro_kernel(const uint32_t* a, int64_t a_pairs,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) inline void micro_kernel(const uint32_t* a, int64_t a_pairs,
                                                                                  const uint16_t* panel, int64_t pairs,
                                                                                  float* c, int64_t ldc, int cols,
                                                                                  bool accumulate) {
