@@ -62,13 +62,15 @@ inline void add_compute_option(po::options_description& options) {
   options.add_options()("compute", po::value<std::string>()->default_value(""),
                         "f32 | bf16 | auto: the type of the projections' matrix products (bf16: float32 accumulation, "
                         "needs AVX512-BF16). Default: $BG2VEC_COMPUTE if set, else auto = bf16 where the CPU has "
-                        "AVX512-BF16, f32 elsewhere");
+                        "AVX512-BF16, f32 elsewhere (f32 for step and encode --ids, whose results match transformers)");
 }
-inline backend::Compute compute_choice(const po::variables_map& vm) {
+// `fallback` is what neither --compute nor $BG2VEC_COMPUTE chose: "auto", except for the reference-point
+// contracts (`step`, `encode --ids`), whose results are promised to match transformers: "f32" there.
+inline backend::Compute compute_choice(const po::variables_map& vm, const std::string& fallback = "auto") {
   std::string name = vm["compute"].as<std::string>();
   if (name.empty())
     if (const char* env = std::getenv("BG2VEC_COMPUTE")) name = env;
-  return backend::parse_compute(name);
+  return backend::parse_compute(name.empty() ? fallback : name);
 }
 
 }  // namespace bg2vec::cli

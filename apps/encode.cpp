@@ -61,7 +61,7 @@ int encode(const Args& args) {
   const int batch_size = vm["batch-size"].as<int>();
   require(batch_size > 0, "--batch-size must be positive");
   const std::filesystem::path model_dir = vm["model"].as<std::string>(), out = vm["out"].as<std::string>();
-  const backend::Compute compute = compute_choice(vm);
+  const backend::Compute compute = compute_choice(vm, vm.count("ids") ? "f32" : "auto");
 
   io::SafetensorsWriter writer;
   if (vm.count("ids")) {

@@ -47,7 +47,7 @@ int step(const Args& args) {
   opts.optimizer = vm["optimizer"].as<std::string>();
   opts.adamw.weight_decay = vm["weight-decay"].as<float>();
   opts.lora_dropout = dropout;
-  opts.compute = compute_choice(vm);
+  opts.compute = compute_choice(vm, "f32");
   const double loss = train::with_objective(objective, [&]<class O>() {
     O obj{};
     if constexpr (std::is_same_v<O, train::SimCse>) obj = {.temperature = vm["temperature"].as<float>(), .dropout = dropout};
