@@ -153,14 +153,15 @@ TEST_CASE_TEMPLATE("attention backward (GQA, padding, with and without dropout; 
     const Dropout dropout{p, 99};
     Matrix q = random_matrix(B * T, heads * d, 1), k = random_matrix(B * T, kv * d, 2), v = random_matrix(B * T, kv * d, 3);
     const Matrix R = random_matrix(B * T, heads * d, 4);
-    Matrix probs(B * heads * T, T), out(B * T, heads * d);
+    Vector lse(B * heads * T);
+    Matrix out(B * T, heads * d);
     auto loss = [&] {
-      layers::attention_forward<Attn>(q, k, v, batch, shape, probs, out, dropout, 5);
+      layers::attention_forward<Attn>(q, k, v, batch, shape, lse, out, dropout, 5);
       return dot(out, R);
     };
     loss();
     Matrix dq(B * T, heads * d), dk(B * T, kv * d), dv(B * T, kv * d);
-    layers::attention_backward(q, k, v, probs, R, batch, shape, dq, dk, dv, dropout, 5);
+    layers::attention_backward<Attn>(q, k, v, out, lse, R, batch, shape, dq, dk, dv, dropout, 5);
     CHECK(fd_error(q, dq, loss) < kTolerance);
     CHECK(fd_error(k, dk, loss) < kTolerance);
     CHECK(fd_error(v, dv, loss) < kTolerance);

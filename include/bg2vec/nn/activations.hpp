@@ -20,7 +20,7 @@ struct LayerActivations {
   VectorView rstd_attn;                // [N]      1/rms of x_in
   MatrixView xn_attn;                  // [N, H]   normed x_in
   MatrixView q, k, v;                  // [N, heads*d], [N, kv*d], [N, kv*d]; q and k rotated (Gemma-3: normed, then rotated)
-  MatrixView probs;                    // [B*heads*T, T] attention probabilities (before dropout)
+  VectorView lse;                      // [B*heads*T] logsumexp of each query row's attention scores
   MatrixView att;                      // [N, heads*d] attended values, before o_proj
   MatrixView x_mid;                    // [N, H]   residual stream after attention
   VectorView rstd_mlp;                 // [N]
@@ -47,7 +47,7 @@ class Activations {
     const Eigen::Index N = Eigen::Index(batch) * seq_len, H = c.hidden_size, F = c.intermediate_size;
     const bool post = c.post_norms(), qk = c.qk_norms();
     const Eigen::Index per_layer = N * H * 4 + N * 2 + N * (c.q_dim() * 2 + c.kv_dim() * 2) +
-                                   Eigen::Index(batch) * c.num_heads * seq_len * seq_len + N * F * 3 +
+                                   Eigen::Index(batch) * c.num_heads * seq_len + N * F * 3 +
                                    (post ? N * H * 2 + N * 2 : 0) +
                                    (qk ? N * (c.q_dim() + c.kv_dim()) + N * (c.num_heads + c.num_kv_heads) : 0);
     const int stored = memory == ActivationMemory::AllLayers ? c.num_layers : 1;
@@ -59,7 +59,7 @@ class Activations {
     for (int l = 0; l < stored; ++l) {
       layers_.push_back({take_matrix(N, H), take_vector(N), take_matrix(N, H), take_matrix(N, c.q_dim()),
                          take_matrix(N, c.kv_dim()), take_matrix(N, c.kv_dim()),
-                         take_matrix(Eigen::Index(batch) * c.num_heads * seq_len, seq_len), take_matrix(N, c.q_dim()),
+                         take_vector(Eigen::Index(batch) * c.num_heads * seq_len), take_matrix(N, c.q_dim()),
                          take_matrix(N, H), take_vector(N), take_matrix(N, H), take_matrix(N, F), take_matrix(N, F),
                          take_matrix(N, F), post ? take_matrix(N, H) : MatrixView(nullptr, 0, 0),
                          post ? take_matrix(N, H) : MatrixView(nullptr, 0, 0),

@@ -4,14 +4,29 @@
 // with s = 1/sqrt(d) (Gemma-2: query_pre_attn_scalar^-1/2) and cap the identity, or Gemma-2's
 // soft-capping cap * tanh(x / cap); query head h reads key/value head h / (heads / kv_heads), as HF's
 // repeat_kv. The policy decides which keys a query sees; key padding is applied on top of it.
+//
+// Computed tile by tile, as FlashAttention-2 does (tile sizes: nn/attention_tiles.hpp), so that the T x T
+// probabilities never exist: a tile of queries visits the key tiles in turn, keeping per row the running
+// max m and sum l of the exponentials (online softmax):
+//   m' = max(m, rowmax S_t),  l' = e^(m - m') l + rowsum e^(S_t - m'),  O' = e^(m - m') O + dropout(e^(S_t - m')) V_t,
+// and out = O / l at the end. Only each row's logsumexp lse = m + log l is kept for the backward pass,
+// which recomputes P = e^(S - lse) tile by tile. Key tiles start at a row's first real token and stop
+// at its last; tiles that the policy, the window or the padding hide entirely are skipped.
+//
+// Padded queries are computed as real ones (they attend to the real keys they see): the hidden states
+// and logits at pad positions are part of what the HF parity tests (and `encode --logits`) compare. The
+// backward pass skips the query rows whose output gradient is zero, which padding's is.
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/tensor.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
+#include <bg2vec/nn/attention_tiles.hpp>
 #include <bg2vec/nn/dropout.hpp>
 #include <bg2vec/nn/softcap.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <optional>
 
 namespace bg2vec::layers {
@@ -34,107 +49,184 @@ inline bool visible(const TokenBatch& batch, int b, int query, int key, const st
   return true;
 }
 
-// The dropped-out probabilities of head bh: D = P * mask / (1 - p), regenerated from the seed.
-inline void attention_dropout(const Eigen::Ref<const Matrix>& S, const Dropout& dropout, uint64_t stream, int bh,
-                              Matrix& D) {
-  const Eigen::Index T = S.rows();
-  D.resize(T, T);
-  const uint64_t base = uint64_t(bh) * uint64_t(T) * uint64_t(T);
-  for (Eigen::Index i = 0; i < T; ++i)
-    for (Eigen::Index j = 0; j < T; ++j) D(i, j) = S(i, j) * dropout.factor(stream, base + uint64_t(i * T + j));
+namespace detail {
+
+constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
+
+// Per-thread tiles, allocated once at full tile size; a tile at the sequence's edge uses a corner.
+template <class Tiles>
+struct AttentionScratch {
+  Matrix S{Tiles::queries, Tiles::keys}, P{Tiles::queries, Tiles::keys}, dP{Tiles::queries, Tiles::keys},
+      Z{Tiles::queries, Tiles::keys};
+  Vector m{Tiles::queries}, l{Tiles::queries}, m_new{Tiles::queries}, shift{Tiles::queries}, alpha{Tiles::queries};
+};
+
+// The capped scores of a tile: S = cap(s Q K^T).
+inline void tile_scores(const Eigen::Ref<const Matrix>& Q, const Eigen::Ref<const Matrix>& K, float scale,
+                        const std::optional<float>& cap, Eigen::Ref<Matrix> S) {
+  S.noalias() = (Q * K.transpose()) * scale;
+  softcap_forward(S, cap);
 }
 
-// q [B*T, heads*d] and k, v [B*T, kv_heads*d] (q, k already rotated). probs [B*heads*T, T] receives the
-// attention probabilities before dropout (kept for backward), out [B*T, heads*d] the attended values.
+// Sets the entries of the tile (queries q0.., keys k0..) that row b's queries do not see to `value`.
 template <AttentionPolicy P>
+void mask_tile(const TokenBatch& batch, int b, int q0, int k0, const std::optional<int>& window, float value,
+               Eigen::Ref<Matrix> X) {
+  for (Eigen::Index i = 0; i < X.rows(); ++i)
+    for (Eigen::Index j = 0; j < X.cols(); ++j)
+      if (!visible<P>(batch, b, q0 + int(i), k0 + int(j), window)) X(i, j) = value;
+}
+
+// The dropout factors of a tile, Z(i, j) = factor(base + (q0 + i) T + k0 + j) with base = bh T^2: the
+// index of element (i, j) of head bh's T x T probabilities, so that the mask is a function of the
+// position alone (the same for any tiling) and the backward pass regenerates it.
+inline void dropout_tile(const Dropout& dropout, uint64_t stream, int bh, int T, int q0, int k0, Eigen::Ref<Matrix> Z) {
+  const uint64_t base = uint64_t(bh) * uint64_t(T) * uint64_t(T);
+  for (Eigen::Index i = 0; i < Z.rows(); ++i) {
+    const uint64_t row = base + uint64_t(q0 + i) * uint64_t(T) + uint64_t(k0);
+    for (Eigen::Index j = 0; j < Z.cols(); ++j) Z(i, j) = dropout.factor(stream, row + uint64_t(j));
+  }
+}
+
+}  // namespace detail
+
+// q [B*T, heads*d] and k, v [B*T, kv_heads*d] (q, k already rotated). out [B*T, heads*d] receives the
+// attended values, lse [B*heads*T] (index (b heads + h) T + i) each query row's logsumexp of its visible
+// scores (+inf for a row that sees no key, whose output is zero), which the backward pass needs.
+// Parallel over (batch, head, query tile): each owns its rows of out and lse.
+template <AttentionPolicy P, class Tiles = AttentionTiles>
 void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
                        const Eigen::Ref<const Matrix>& v, const TokenBatch& batch, const AttentionShape& shape,
-                       Eigen::Ref<Matrix> probs, Eigen::Ref<Matrix> out, const Dropout& dropout = {},
-                       uint64_t stream = 0) {
+                       Eigen::Ref<Vector> lse, Eigen::Ref<Matrix> out, const Dropout& dropout = {}, uint64_t stream = 0) {
   const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
   const float scale = shape.score_scale();
+  const KeyPadding padding(batch);
+  const int query_tiles = (T + Tiles::queries - 1) / Tiles::queries;
 #pragma omp parallel for schedule(dynamic)
-  for (int bh = 0; bh < batch.batch * shape.heads; ++bh) {
-    const int b = bh / shape.heads, h = bh % shape.heads, g = h / group;
-    const auto Q = q.block(Eigen::Index(b) * T, h * d, T, d);
-    const auto K = k.block(Eigen::Index(b) * T, g * d, T, d);
-    const auto V = v.block(Eigen::Index(b) * T, g * d, T, d);
-    auto S = probs.block(Eigen::Index(bh) * T, 0, T, T);
-    S.noalias() = (Q * K.transpose()) * scale;
-    softcap_forward(S, shape.softcap);
-    for (int i = 0; i < T; ++i) {
-      float max = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < T; ++j)
-        if (visible<P>(batch, b, i, j, shape.sliding_window)) max = std::max(max, S(i, j));
-      float sum = 0;
-      for (int j = 0; j < T; ++j) {
-        const float e = visible<P>(batch, b, i, j, shape.sliding_window) ? std::exp(S(i, j) - max) : 0.0f;
-        S(i, j) = e;
-        sum += e;
+  for (int unit = 0; unit < batch.batch * shape.heads * query_tiles; ++unit) {
+    const int bh = unit / query_tiles, b = bh / shape.heads, h = bh % shape.heads, g = h / group;
+    const int q0 = (unit % query_tiles) * Tiles::queries, rows = std::min(Tiles::queries, T - q0);
+    const Eigen::Index row0 = Eigen::Index(b) * T;
+    const auto Q = q.block(row0 + q0, h * d, rows, d);
+    auto O = out.block(row0 + q0, h * d, rows, d);
+    thread_local detail::AttentionScratch<Tiles> s;
+    auto m = s.m.head(rows), l = s.l.head(rows), m_new = s.m_new.head(rows), shift = s.shift.head(rows);
+    auto alpha = s.alpha.head(rows);
+    O.setZero();
+    m.setConstant(detail::kMinusInf);
+    l.setZero();
+    for (int k0 = padding.first(b); k0 < padding.end(b); k0 += Tiles::keys) {
+      const int cols = std::min(Tiles::keys, padding.end(b) - k0);
+      const Cover cover = tile_cover<P>(padding, b, q0, q0 + rows, k0, k0 + cols, shape.sliding_window);
+      if (cover == Cover::None) continue;
+      auto S = s.S.topLeftCorner(rows, cols);
+      auto Pt = s.P.topLeftCorner(rows, cols);
+      detail::tile_scores(Q, k.block(row0 + k0, g * d, cols, d), scale, shape.softcap, S);
+      if (cover == Cover::Some) detail::mask_tile<P>(batch, b, q0, k0, shape.sliding_window, detail::kMinusInf, S);
+      // m' = max(m, rowmax S); a row that has seen no key yet keeps m' = -inf and subtracts 0 instead,
+      // its exponentials being masked to 0 below.
+      m_new = m.cwiseMax(S.rowwise().maxCoeff());
+      shift = (m_new.array() == detail::kMinusInf).select(0.0f, m_new.array()).matrix();
+      Pt = (S.array().colwise() - shift.array()).exp().matrix();
+      if (cover == Cover::Some) Pt = (S.array() == detail::kMinusInf).select(0.0f, Pt.array()).matrix();
+      alpha = (m - shift).array().exp().matrix();      // e^(m - m'), 0 while m = -inf (l and O are 0 then)
+      l = alpha.cwiseProduct(l) + Pt.rowwise().sum();
+      m = m_new;
+      // The normaliser l sums the probabilities before dropout; the values see the dropped-out ones.
+      if (dropout.active()) {
+        auto Z = s.Z.topLeftCorner(rows, cols);
+        detail::dropout_tile(dropout, stream, bh, T, q0, k0, Z);
+        Pt = Pt.cwiseProduct(Z);
       }
-      // A query that sees no key (impossible with one real token per row) gets a zero row, not NaN.
-      S.row(i) *= sum > 0 ? 1.0f / sum : 0.0f;
+      O.array().colwise() *= alpha.array();
+      O.noalias() += Pt * v.block(row0 + k0, g * d, cols, d);
     }
-    auto O = out.block(Eigen::Index(b) * T, h * d, T, d);
-    if (dropout.active()) {
-      thread_local Matrix D;
-      attention_dropout(S, dropout, stream, bh, D);
-      O.noalias() = D * V;
-    } else {
-      O.noalias() = S * V;
+    for (int i = 0; i < rows; ++i) {
+      // A query that sees no key (impossible with one real token per row) gets a zero row, not NaN.
+      const bool sees = l(i) > 0;
+      O.row(i) *= sees ? 1.0f / l(i) : 0.0f;
+      lse(Eigen::Index(bh) * T + q0 + i) = sees ? m(i) + std::log(l(i)) : std::numeric_limits<float>::infinity();
     }
   }
 }
 
-// Given d_out, the gradient of `out`:  dV += D^T dO;  dD = dO V^T;  dP = dD * mask/(1-p);
-// dS = P * (dP - rowsum(dP * P)), times cap's derivative (the capped scores are recomputed from Q, K
-// rather than kept: one T x T product per head instead of a second [B*heads*T, T] buffer);
-// dQ = s dS K;  dK += s dS^T Q.
-// Masked entries have P = 0 and so get no gradient. The query heads of one kv head add into the same
-// dK, dV columns, so the parallel loop runs over (batch, kv head) and the group's heads in turn.
-// The policy needs no say here: what it hid has P = 0.
-inline void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
-                        const Eigen::Ref<const Matrix>& v, const Eigen::Ref<const Matrix>& probs,
-                        const Eigen::Ref<const Matrix>& d_out, const TokenBatch& batch, const AttentionShape& shape,
-                        Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv,
-                        const Dropout& dropout = {}, uint64_t stream = 0) {
+// Given out and lse from the forward pass and d_out, the gradient of `out`, with P = e^(S - lse)
+// recomputed per tile, Z the dropout factors and D = rowsum(dO * out) (= rowsum(P * dP), since
+// out = (P Z) V):  dV += (P Z)^T dO;  dP = (dO V^T) Z;  dS = P * (dP - D), times cap's derivative
+// 1 - (S / cap)^2;  dQ = s dS K;  dK += s dS^T Q.
+// Hidden pairs have P = 0 and so get no gradient. The query heads of one kv head add into the same
+// dK, dV rows, so the parallel loop runs over (batch, kv head), longest rows first, and the group's
+// heads in turn: every output element has one writer, and the sums run in a fixed order.
+template <AttentionPolicy P, class Tiles = AttentionTiles>
+void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
+                        const Eigen::Ref<const Matrix>& v, const Eigen::Ref<const Matrix>& out,
+                        const Eigen::Ref<const Vector>& lse, const Eigen::Ref<const Matrix>& d_out,
+                        const TokenBatch& batch, const AttentionShape& shape, Eigen::Ref<Matrix> dq,
+                        Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv, const Dropout& dropout = {}, uint64_t stream = 0) {
   const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
   const float scale = shape.score_scale();
+  const KeyPadding padding(batch);
+  std::vector<int> units(size_t(batch.batch) * size_t(shape.kv_heads));
+  std::iota(units.begin(), units.end(), 0);
+  std::stable_sort(units.begin(), units.end(), [&](int x, int y) {
+    const int bx = x / shape.kv_heads, by = y / shape.kv_heads;
+    return padding.end(bx) - padding.first(bx) > padding.end(by) - padding.first(by);
+  });
 #pragma omp parallel for schedule(dynamic)
-  for (int bg = 0; bg < batch.batch * shape.kv_heads; ++bg) {
-    const int b = bg / shape.kv_heads, g = bg % shape.kv_heads;
-    const Eigen::Index row = Eigen::Index(b) * T;
-    const auto K = k.block(row, g * d, T, d);
-    const auto V = v.block(row, g * d, T, d);
-    auto dK = dk.block(row, g * d, T, d);
-    auto dV = dv.block(row, g * d, T, d);
+  for (size_t u = 0; u < units.size(); ++u) {
+    const int b = units[u] / shape.kv_heads, g = units[u] % shape.kv_heads;
+    const Eigen::Index row0 = Eigen::Index(b) * T;
+    auto dK = dk.block(row0, g * d, T, d);
+    auto dV = dv.block(row0, g * d, T, d);
     dK.setZero();
     dV.setZero();
-    thread_local Matrix dS, D, capped;
+    thread_local detail::AttentionScratch<Tiles> s;
+    thread_local Vector D;
     for (int h = g * group; h < (g + 1) * group; ++h) {
       const int bh = b * shape.heads + h;
-      const auto Pm = probs.block(Eigen::Index(bh) * T, 0, T, T);
-      const auto dO = d_out.block(row, h * d, T, d);
-      dS.noalias() = dO * V.transpose();                     // dD
-      if (dropout.active()) {
-        attention_dropout(Pm, dropout, stream, bh, D);
-        dV.noalias() += D.transpose() * dO;
-        const float keep = dropout.scale();
-        dS.array() *= (D.array() != 0.0f).cast<float>() * keep;   // dP = dD * mask/(1-p)
-      } else {
-        dV.noalias() += Pm.transpose() * dO;
+      const auto dO = d_out.block(row0, h * d, T, d);
+      auto dQ = dq.block(row0, h * d, T, d);
+      dQ.setZero();
+      // The query rows with a gradient: [q_lo, q_hi) (padding's rows have none).
+      int q_lo = 0, q_hi = T;
+      while (q_lo < T && dO.row(q_lo).isZero(0)) ++q_lo;
+      while (q_hi > q_lo && dO.row(q_hi - 1).isZero(0)) --q_hi;
+      D = dO.cwiseProduct(out.block(row0, h * d, T, d)).rowwise().sum();
+      for (int k0 = padding.first(b); k0 < padding.end(b); k0 += Tiles::keys) {
+        const int cols = std::min(Tiles::keys, padding.end(b) - k0);
+        const auto K = k.block(row0 + k0, g * d, cols, d);
+        const auto V = v.block(row0 + k0, g * d, cols, d);
+        auto dKt = dK.middleRows(k0, cols);
+        auto dVt = dV.middleRows(k0, cols);
+        for (int q0 = q_lo; q0 < q_hi; q0 += Tiles::queries) {
+          const int rows = std::min(Tiles::queries, q_hi - q0);
+          const Cover cover = tile_cover<P>(padding, b, q0, q0 + rows, k0, k0 + cols, shape.sliding_window);
+          if (cover == Cover::None) continue;
+          const auto Q = q.block(row0 + q0, h * d, rows, d);
+          const auto dOt = dO.middleRows(q0, rows);
+          auto S = s.S.topLeftCorner(rows, cols);
+          auto Pt = s.P.topLeftCorner(rows, cols);
+          auto dP = s.dP.topLeftCorner(rows, cols);
+          detail::tile_scores(Q, K, scale, shape.softcap, S);
+          Pt = (S.array().colwise() - lse.segment(Eigen::Index(bh) * T + q0, rows).array()).exp().matrix();
+          if (cover == Cover::Some) detail::mask_tile<P>(batch, b, q0, k0, shape.sliding_window, 0.0f, Pt);
+          dP.noalias() = dOt * V.transpose();
+          if (dropout.active()) {
+            auto Z = s.Z.topLeftCorner(rows, cols);
+            detail::dropout_tile(dropout, stream, bh, T, q0, k0, Z);
+            dVt.noalias() += Pt.cwiseProduct(Z).transpose() * dOt;
+            dP = dP.cwiseProduct(Z);
+          } else {
+            dVt.noalias() += Pt.transpose() * dOt;
+          }
+          // dS = P * (dP - D), written over dP entry by entry.
+          dP = Pt.cwiseProduct((dP.array().colwise() - D.segment(q0, rows).array()).matrix());
+          if (shape.softcap) dP.array() *= 1.0f - (S.array() / *shape.softcap).square();
+          const auto& dS = dP;
+          dQ.middleRows(q0, rows).noalias() += (dS * K) * scale;
+          dKt.noalias() += (dS.transpose() * Q) * scale;
+        }
       }
-      for (int i = 0; i < T; ++i) {
-        const float dot = dS.row(i).dot(Pm.row(i));
-        dS.row(i) = Pm.row(i).cwiseProduct((dS.row(i).array() - dot).matrix());
-      }
-      if (shape.softcap) {
-        capped.noalias() = (q.block(row, h * d, T, d) * K.transpose()) * scale;
-        softcap_forward(capped, shape.softcap);
-        softcap_backward(capped, dS, shape.softcap);
-      }
-      dq.block(row, h * d, T, d).noalias() = (dS * K) * scale;
-      dK.noalias() += (dS.transpose() * q.block(row, h * d, T, d)) * scale;
     }
   }
 }

@@ -224,7 +224,7 @@ class Decoder {
     const layers::RopeTable& rope = rotary.of_layer(c, l);
     layers::rope_apply(a.q, batch.seq_len, rope);
     layers::rope_apply(a.k, batch.seq_len, rope);
-    layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(l), a.probs, a.att, acts.attention_dropout,
+    layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(l), a.lse, a.att, acts.attention_dropout,
                                     attention_stream(l));
     residual_branch(l, kO, a.att, w.o, w.attn_out_norm, acts, a.attn_out, a.rstd_attn_out, a.x_in, a.x_mid);
 
@@ -255,8 +255,8 @@ class Decoder {
     // x_mid = x_in + [post-norm](o(attention(rope([norm](q(xn))), rope([norm](k(xn))), v(xn))))
     residual_branch_backward(l, kO, a.att, w.o, w.attn_out_norm, g ? &g->attn_out_norm : nullptr, acts, a.attn_out,
                              a.rstd_attn_out, dx, ws, ws.d_att, g ? &g->o : nullptr, lg);
-    layers::attention_backward(a.q, a.k, a.v, a.probs, ws.d_att, batch, attention_shape(l), ws.dq, ws.dk, ws.dv,
-                               acts.attention_dropout, attention_stream(l));
+    layers::attention_backward<Attn>(a.q, a.k, a.v, a.att, a.lse, ws.d_att, batch, attention_shape(l), ws.dq, ws.dk,
+                                     ws.dv, acts.attention_dropout, attention_stream(l));
     const layers::RopeTable& rope = rotary.of_layer(c, l);
     layers::rope_backward(ws.dq, batch.seq_len, rope);
     layers::rope_backward(ws.dk, batch.seq_len, rope);
