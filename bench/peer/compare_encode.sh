@@ -1,51 +1,88 @@
 #!/usr/bin/env bash
-# Side-by-side encode throughput (forward + mean pooling, bidirectional, 2 threads): build/bench/bench_encode
-# against PyTorch/transformers (bench/peer/encode_peer.py, float32 and bf16 autocast) on identical shapes,
-# one program after the other, REPEAT times each (alternating). Prints the median tokens/s with the
-# min..max spread, and the ratio bg2vec/peer of the medians. The load average is printed before and after:
-# the figures are only comparable on an otherwise idle machine.
-#   BUILD=build-peer REPEAT=3 bash bench/peer/compare_encode.sh
-# Needs: the bench_encode target built in $BUILD, and the peer venv (scripts/peer_setup.sh).
+# Side-by-side encode (forward + mean pooling, bidirectional): bench_encode (--compute f32 and bf16) against
+# PyTorch/transformers (bench/peer/encode_peer.py, float32 and bf16 autocast; each torch found: the PyPI wheel's
+# venv and Debian's python3-torch, see scripts/peer_setup.sh) on the SAME weights and ids: the medium Mistral shape
+# of issue 11 (8 layers, hidden 512, 8/4 heads, ffn 1536, vocab 16000; random N(0, 0.02) weights written once by
+# make_inputs.py) at B32 x T128 and B8 x T512. Every configuration is its own process (so that each has its own
+# peak RSS, /usr/bin/time -v), run in turn REPEAT times (the order of the programs reversed on every other
+# repeat). Checks that the outputs agree (bg2vec encode --ids vs the peer's embeddings: cosine per row and
+# max |diff| / max |x|), then prints a table: median (min..max) over the repeats of each run's best batch,
+# the faster PyTorch dtype, the ratio bg2vec (faster compute) / faster PyTorch, peak RSS, the load average.
+#   BUILD=build-peer REPEAT=3 THREADS=2 ITERS=3 [PEERS="pypi debian"] [SHAPES="32x128 8x512"] bash bench/peer/compare_encode.sh
+# Writes $WORK/compare_encode.json (WORK=build-peer/peer-bench). Needs the bench_encode and bg2vec_cli targets
+# built in $BUILD and the peer venv(s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/peer/lib.sh
 BUILD="${BUILD:-build-peer}"
-PY="${BG2VEC_PEER_VENV:-$PWD/.venv-peer}/bin/python"
 REPEAT="${REPEAT:-3}"
 THREADS="${THREADS:-2}"
-[ -x "$BUILD/bench/bench_encode" ] || { echo "missing $BUILD/bench/bench_encode (cmake --build $BUILD --target bench_encode)" >&2; exit 1; }
-[ -x "$PY" ] || { echo "missing $PY (bash scripts/peer_setup.sh)" >&2; exit 1; }
+ITERS="${ITERS:-3}"
+SHAPES="${SHAPES:-32x128 8x512}"
+WORK="${WORK:-$BUILD/peer-bench}"
+RUNS="$WORK/encode-runs.jsonl"
+BG2VEC="${BG2VEC:-$BUILD/bg2vec}"
+BENCH="${BENCH:-$BUILD}"                   # where bench_encode is, if not in $BUILD
+AGREE="${AGREE:-1}"                        # AGREE=0: no agreement check (no bg2vec CLI needed)
+[ "${SKIP_RUNS:-0}" = 1 ] || [ -x "$BENCH/bench/bench_encode" ] || { echo "missing $BENCH/bench/bench_encode" >&2; exit 1; }
+[ "$AGREE" = 0 ] || [ -x "$BG2VEC" ] || { echo "missing $BG2VEC (cmake --build $BUILD --target bg2vec_cli)" >&2; exit 1; }
+read -r -a peers <<< "$(peer_pythons)"
+((${#peers[@]})) || { echo "no peer venv (bash scripts/peer_setup.sh)" >&2; exit 1; }
+PY="${peers[0]#*=}"                       # any of them runs the helpers (numpy, safetensors)
+mkdir -p "$WORK"
+[ "${SKIP_RUNS:-0}" = 1 ] || : > "$RUNS"   # SKIP_RUNS=1: only the agreement and the tables, from the runs recorded before
+export OMP_NUM_THREADS=$THREADS
+inputs="$WORK/inputs"
+missing=0
+for shape in $SHAPES; do [ -f "$inputs/ids-$shape.safetensors" ] || missing=1; done
+((missing == 0)) || "$PY" bench/peer/make_inputs.py --out "$inputs" --batches "$(tr ' ' , <<<"$SHAPES")"
+model="$inputs/model"
 
-shapes=(
-  "demo 7.0M|--layers 4 --hidden 256 --heads 4 --kv-heads 2 --ffn 688 --vocab 8000 --batch 16 --seq-len 128 --iters 5"
-  "124.7M|--layers 12 --hidden 768 --heads 12 --kv-heads 4 --ffn 2048 --vocab 32000 --batch 4 --seq-len 512 --iters 2"
-)
-tokens() { sed -n 's/.*: \([0-9]*\) tokens\/s.*/\1/p'; }
-# "median min..max" of the numbers on stdin
-stats() { sort -n | awk '{v[NR]=$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.0f %.0f..%.0f\n", m, v[1], v[NR]}'; }
-
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-rows=()
-for entry in "${shapes[@]}"; do
-  name="${entry%%|*}"; flags="${entry#*|}"
-  ours=() f32=() bf16=()
-  for ((r = 0; r < REPEAT; ++r)); do
-    line=$(OMP_NUM_THREADS=$THREADS "$BUILD/bench/bench_encode" $flags --attention bidirectional)
-    echo "$line"; ours+=("$(tokens <<<"$line")")
-    peer=$(OMP_NUM_THREADS=$THREADS "$PY" bench/peer/encode_peer.py $flags --attention bidirectional --threads "$THREADS")
-    echo "$peer"
-    f32+=("$(grep float32 <<<"$peer" | tokens)"); bf16+=("$(grep bf16 <<<"$peer" | tokens)")
+load_before=$(loadavg)
+echo "load average before: $load_before"
+echo "peers: ${peers[*]}"
+[ "${SKIP_RUNS:-0}" = 1 ] && REPEAT=0
+for ((r = 0; r < REPEAT; ++r)); do
+  for shape in $SHAPES; do
+    B=${shape%x*} T=${shape#*x}
+    ids="$inputs/ids-$shape.safetensors"
+    jobs=()
+    for c in f32 bf16; do
+      jobs+=("bg2vec-$c|$WORK/enc-$shape-bg2vec-$c-$r.json|$BENCH/bench/bench_encode --model $model --batch $B --seq-len $T --iters $ITERS --attention bidirectional --compute $c --json $WORK/enc-$shape-bg2vec-$c-$r.json")
+    done
+    for p in "${peers[@]}"; do
+      for d in float32 bf16; do
+        save=""
+        ((r == 0)) && save="--save $WORK/enc-$shape-${p%%=*}-$d.safetensors"
+        jobs+=("torch-${p%%=*}-$d|$WORK/enc-$shape-${p%%=*}-$d-$r.json|${p#*=} bench/peer/encode_peer.py --model $model --ids $ids --iters $ITERS --threads $THREADS --attention bidirectional --dtype $d --json $WORK/enc-$shape-${p%%=*}-$d-$r.json $save")
+      done
+    done
+    run_jobs "$r" "$shape encode" "${jobs[@]}"
   done
-  read -r o_med o_rng < <(printf '%s\n' "${ours[@]}" | stats)
-  read -r f_med f_rng < <(printf '%s\n' "${f32[@]}" | stats)
-  read -r b_med b_rng < <(printf '%s\n' "${bf16[@]}" | stats)
-  rows+=("$(printf '| %-10s | %s | %7s (%s) | %7s (%s) | %7s (%s) | %.2f | %.2f |' "$name" \
-    "$(sed 's/.*--batch \([0-9]*\) --seq-len \([0-9]*\).*/\1x\2/' <<<"$flags")" \
-    "$o_med" "$o_rng" "$f_med" "$f_rng" "$b_med" "$b_rng" \
-    "$(awk -v a="$o_med" -v b="$f_med" 'BEGIN{print a/b}')" "$(awk -v a="$o_med" -v b="$b_med" 'BEGIN{print a/b}')")")
 done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "encode tokens/s, median (min..max) of $REPEAT runs, $THREADS threads, bidirectional, mean pooling"
-echo "| model      | batch | bg2vec f32 | torch f32 | torch bf16 autocast | bg2vec/torch f32 | bg2vec/torch bf16 |"
-echo "|------------|-------|------------|-----------|---------------------|------------------|-------------------|"
-printf '%s\n' "${rows[@]}"
+load_after=$(loadavg)
+echo "load average after: $load_after"
+if [ "${SKIP_RUNS:-0}" = 1 ]; then { read -r load_before; read -r load_after; } < "$WORK/encode-load.txt"
+else printf '%s\n%s\n' "$load_before" "$load_after" > "$WORK/encode-load.txt"; fi
+
+# Agreement on the same weights and ids, against the first peer's float32 embeddings: bg2vec encode --ids (the CLI
+# contract) in f32 and bf16, and every other peer run (PyTorch's own bf16 autocast: the size of a bf16 difference).
+agree=()
+ref_peer=${peers[0]%%=*}
+[ "$AGREE" = 0 ] && SHAPES_AGREE="" || SHAPES_AGREE=$SHAPES
+for shape in $SHAPES_AGREE; do
+  ref="torch-$ref_peer float32|$WORK/enc-$shape-$ref_peer-float32.safetensors:embeddings_float32"
+  for c in f32 bf16; do
+    "$BG2VEC" encode --model "$model" --ids "$inputs/ids-$shape.safetensors" --attention bidirectional --pooling mean \
+      --compute "$c" --out "$WORK/enc-$shape-bg2vec-$c.safetensors" > /dev/null
+    agree+=("$shape|bg2vec $c|$WORK/enc-$shape-bg2vec-$c.safetensors:embeddings|$ref")
+  done
+  for p in "${peers[@]}"; do
+    for d in float32 bf16; do
+      [[ ${p%%=*} == "$ref_peer" && $d == float32 ]] && continue
+      agree+=("$shape|torch-${p%%=*} $d|$WORK/enc-$shape-${p%%=*}-$d.safetensors:embeddings_$d|$ref")
+    done
+  done
+done
+"$PY" bench/peer/summarize.py encode --runs "$RUNS" --out "$WORK/compare_encode.json" --threads "$THREADS" \
+  --load-before "$load_before" --load-after "$load_after" --agree "${agree[@]}"
