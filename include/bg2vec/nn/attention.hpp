@@ -82,10 +82,8 @@ void mask_tile(const TokenBatch& batch, int b, int q0, int k0, const std::option
 // position alone (the same for any tiling) and the backward pass regenerates it.
 inline void dropout_tile(const Dropout& dropout, uint64_t stream, int bh, int T, int q0, int k0, Eigen::Ref<Matrix> Z) {
   const uint64_t base = uint64_t(bh) * uint64_t(T) * uint64_t(T);
-  for (Eigen::Index i = 0; i < Z.rows(); ++i) {
-    const uint64_t row = base + uint64_t(q0 + i) * uint64_t(T) + uint64_t(k0);
-    for (Eigen::Index j = 0; j < Z.cols(); ++j) Z(i, j) = dropout.factor(stream, row + uint64_t(j));
-  }
+  for (Eigen::Index i = 0; i < Z.rows(); ++i)
+    dropout.factors(stream, base + uint64_t(q0 + i) * uint64_t(T) + uint64_t(k0), int(Z.cols()), &Z(i, 0));
 }
 
 }  // namespace detail

@@ -21,10 +21,22 @@ struct Dropout {
     return x ^ (x >> 31);
   }
   // The factor of element `index` of `stream`: 0 (dropped) or 1/(1-p) (kept).
-  float factor(uint64_t stream, uint64_t index) const {
-    const uint64_t h = mix(mix(seed ^ (stream * 0xd1b54a32d192ed03ull)) ^ index);
-    const float u = float(h >> 40) * (1.0f / 16777216.0f);   // uniform in [0, 1), 24 bits
-    return u < p ? 0.0f : scale();
+  float factor(uint64_t stream, uint64_t index) const { return factor_of(stream_key(stream), index, p, scale()); }
+
+  // factor(stream, first + j) for j < n: the stream's key is mixed once, and the loop vectorises
+  // (AVX-512 has 64-bit multiplies) where one call per element would not. p and the scale are read
+  // into locals first: stores through `out` could otherwise alias them.
+  void factors(uint64_t stream, uint64_t first, int n, float* out) const {
+    const uint64_t key = stream_key(stream);
+    const float drop = p, kept = scale();
+    for (int j = 0; j < n; ++j) out[j] = factor_of(key, first + uint64_t(j), drop, kept);
+  }
+
+ private:
+  uint64_t stream_key(uint64_t stream) const { return mix(seed ^ (stream * 0xd1b54a32d192ed03ull)); }
+  static float factor_of(uint64_t key, uint64_t index, float drop, float kept) {
+    const float u = float(mix(key ^ index) >> 40) * (1.0f / 16777216.0f);   // uniform in [0, 1), 24 bits
+    return u < drop ? 0.0f : kept;
   }
 };
 
