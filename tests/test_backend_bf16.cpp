@@ -47,8 +47,9 @@ TEST_CASE("the bf16 kernel computes the product of the bf16-rounded operands, wi
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   struct Case { int M, K, C; };
+  // The last two take the blocked reduction (over 2048): x W^T with K = 4099, and dx = dy W with C = 2500.
   for (const Case s : {Case{1, 1, 1}, Case{3, 7, 5}, Case{8, 16, 48}, Case{13, 33, 50}, Case{19, 64, 97}, Case{64, 255, 144},
-                       Case{130, 96, 200}}) {
+                       Case{130, 96, 200}, Case{21, 4099, 70}, Case{40, 40, 2500}}) {
     CAPTURE(s.M);
     CAPTURE(s.K);
     CAPTURE(s.C);
@@ -147,6 +148,41 @@ TEST_CASE_TEMPLATE("bf16 embeddings and gradients agree with float32 within the 
   MESSAGE(name << " bf16 vs f32 (max |diff| / max |f32|): embeddings " << embed_err << ", logits " << logits_err
                << ", MNTP loss " << loss16 << " vs " << loss32 << ", worst parameter gradient " << grad_err
                << ", worst LoRA gradient " << lora_err);
+}
+
+TEST_CASE("the lm_head's cross-entropy in bf16: loss and d_hidden within the bf16 tolerances of float32, its copies counted") {
+  if (!backend::cpu::has_avx512_bf16()) { MESSAGE("no AVX512-BF16 on this CPU: not tested"); return; }
+  // A vocabulary wide enough for many panels, three chunks of predictions, a tall reduction for dh = dZ W.
+  const Eigen::Index V = 5003, H = 96, N = 300;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Matrix W(V, H), hidden(N, H);
+  for (Eigen::Index i = 0; i < W.size(); ++i) W.data()[i] = 0.1f * normal(rng);
+  for (Eigen::Index i = 0; i < hidden.size(); ++i) hidden.data()[i] = normal(rng);
+  std::vector<layers::Prediction> predictions;
+  for (Eigen::Index i = 0; i < N; i += 2) predictions.push_back({i, int32_t((i * 7919) % V)});
+  const Model model = load_model(test::fixture("hf/mistral-dev"));   // its projections; the lm_head is W, passed in
+  auto run = [&](const backend::Projections& products, Matrix& dh) {
+    dh = Matrix::Zero(N, H);
+    Eigen::Ref<Matrix> ref(dh);
+    return layers::lm_head_cross_entropy(hidden, W, predictions, 1.0f / float(predictions.size()), &ref, nullptr,
+                                         std::nullopt, /*chunk=*/64, products);
+  };
+  Matrix dh32, dh16;
+  const double loss32 = run(backend::Projections(), dh32);
+  const backend::Projections bf16(model.weights(), backend::Compute::Bf16, /*for_training=*/true);
+  const size_t layers_bytes = bf16.packed_bytes();         // the lm_head's copies are made on first use
+  const double loss16 = run(bf16, dh16);
+  CHECK(bf16.packed_bytes() >= layers_bytes + size_t(2 * 2 * V * H));   // W^T and W, 2 bytes a weight
+  const double dh_err = test::relative_error(span_of(dh16), span_of(dh32));
+  MESSAGE("lm_head cross-entropy bf16 vs f32: loss " << loss16 << " vs " << loss32 << ", d_hidden " << dh_err);
+  CHECK(loss16 == doctest::Approx(loss32).epsilon(kBf16Forward));
+  CHECK(dh_err < kBf16Gradient);
+  CHECK(dh_err > 0);                                      // the bf16 path did run
+  // Without for_training, dh = dZ W stays float32 (only the logits are bf16).
+  Matrix dh_mixed;
+  run(backend::Projections(model.weights(), backend::Compute::Bf16), dh_mixed);
+  CHECK(test::relative_error(span_of(dh_mixed), span_of(dh32)) < kBf16Gradient);
 }
 
 TEST_CASE("a bf16 trainer repacks the base weights after each step, so its forward sees the updated weights") {

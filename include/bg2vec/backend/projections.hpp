@@ -9,13 +9,17 @@
 // training, for W), and accumulates in float32; the float32 weights stay the master copy (they are what
 // trains), and the weight gradient is computed in float32 from float32 activations. After the float32
 // weights change (an optimizer step on the base model, a merged adapter), refresh() repacks them.
-// The lm_head, the embedding and LoRA's low-rank products stay float32 in this version.
+// The lm_head's two products (logits = h W^T, and dh = dZ W when training) go through it too: its bf16 copies
+// are packed on first use (an encoder never computes logits, and SimCSE never trains through them), 2 bytes per
+// weight each (Gemma-3-270M: 335 MB + 352 MB), counted in packed_bytes(). Its weight gradient stays float32.
+// The embedding and LoRA's low-rank products stay float32 in this version.
 #include <bg2vec/backend/compute.hpp>
 #include <bg2vec/nn/linear.hpp>
 #include <bg2vec/nn/parameters.hpp>
 
 #include <array>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace bg2vec::backend {
@@ -34,9 +38,10 @@ class Projections {
   Compute compute() const { return compute_; }
   bool bf16() const { return compute_ == Compute::Bf16; }
 
-  // Repacks the bf16 copies from the float32 weights.
+  // Repacks the bf16 copies from the float32 weights (the lm_head's: on its next use).
   void refresh(const DecoderTensors& weights) {
     if (compute_ != Compute::Bf16) return;
+    lm_head_ = std::make_shared<LmHeadPacks>();
     auto packs = std::make_shared<Packs>();
     packs->forward.resize(weights.layers.size());
     if (for_training_) packs->backward.resize(weights.layers.size());
@@ -50,13 +55,14 @@ class Projections {
     packs_ = std::move(packs);
   }
 
-  // Bytes of the bf16 copies (0 for float32).
+  // Bytes of the bf16 copies made so far (0 for float32).
   size_t packed_bytes() const {
     size_t n = 0;
     if (packs_)
       for (const auto* side : {&packs_->forward, &packs_->backward})
         for (const auto& layer : *side)
           for (const auto& p : layer) n += p.bytes();
+    if (lm_head_) n += lm_head_->bytes();
     return n;
   }
 
@@ -86,9 +92,35 @@ class Projections {
     layers::linear_backward_weight(x, dy, dweight);
   }
 
+  // logits = h W^T, W = the lm_head [V, H] (the same float32 weights on every call, between refreshes).
+  void lm_head_forward(const Eigen::Ref<const Matrix>& h, const Eigen::Ref<const Matrix>& lm_head, Eigen::Ref<Matrix> logits) const {
+    if (lm_head_) {
+      std::call_once(lm_head_->forward_once, [&] { lm_head_->forward = cpu::PackedB::for_x_wt(lm_head); });
+      cpu::gemm_bf16(h, lm_head_->forward, logits, false);
+      return;
+    }
+    layers::linear_forward(h, lm_head, logits);
+  }
+
+  // dh = dZ W (bf16 only when made for training, as backward_input).
+  void lm_head_backward_input(const Eigen::Ref<const Matrix>& dz, const Eigen::Ref<const Matrix>& lm_head,
+                              Eigen::Ref<Matrix> dh) const {
+    if (lm_head_ && for_training_) {
+      std::call_once(lm_head_->backward_once, [&] { lm_head_->backward = cpu::PackedB::for_x_w(lm_head); });
+      cpu::gemm_bf16(dz, lm_head_->backward, dh, false);
+      return;
+    }
+    layers::linear_backward(dz, lm_head, dh, false);
+  }
+
  private:
   using LayerPacks = std::array<cpu::PackedB, kProjections>;
   struct Packs { std::vector<LayerPacks> forward, backward; };
+  struct LmHeadPacks {
+    std::once_flag forward_once, backward_once;
+    cpu::PackedB forward, backward;   // W^T for h W^T; W for dZ W
+    size_t bytes() const { return forward.bytes() + backward.bytes(); }
+  };
 
   static std::array<const MatrixView*, kProjections> matrices(const LayerTensors& w) {
     return {&w.q, &w.k, &w.v, &w.o, &w.gate, &w.up, &w.down};
@@ -102,6 +134,7 @@ class Projections {
   Compute compute_ = Compute::F32;
   bool for_training_ = false;
   std::shared_ptr<const Packs> packs_;   // shared: copies of a Projections (and of a Decoder) share one packing
+  std::shared_ptr<LmHeadPacks> lm_head_;   // bf16 only; packed lazily, so mutable behind the const methods
 };
 
 }  // namespace bg2vec::backend

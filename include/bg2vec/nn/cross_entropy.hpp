@@ -2,6 +2,10 @@
 // Token prediction through the lm_head: logits = h W^T for the rows that predict something, then
 // cross-entropy against their targets. Forward and backward are fused per chunk of rows, so the
 // [rows, vocab] logits never exist for the whole batch at once (vocab 32000 x 16k tokens would be 2 GB).
+// The two products with the lm_head (logits = h W^T; dh = dZ W) go through a backend::Projections: bf16 with
+// float32 accumulation where it was made for bf16 (and, for dh, for training), float32 on Eigen otherwise. The
+// softmax, the loss and dW stay float32.
+#include <bg2vec/backend/projections.hpp>
 #include <bg2vec/core/error.hpp>
 #include <bg2vec/core/tensor.hpp>
 
@@ -47,13 +51,15 @@ struct Prediction {
   int32_t target;
 };
 
+inline constexpr Eigen::Index kCrossEntropyChunk = 1024;   // rows of logits at a time
+
 // Summed cross-entropy of `predictions` through lm_head W [V, H] (and the final soft-cap, if any).
 // With d_hidden, also the backward: d_hidden[row] += dZ W and dW += dZ^T h when given, where dZ is the
-// scaled gradient of the raw logits (cross_entropy above).
+// scaled gradient of the raw logits (cross_entropy above). `products` computes h W^T and dZ W.
 inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, const Eigen::Ref<const Matrix>& weight,
                                     std::span<const Prediction> predictions, float scale, Eigen::Ref<Matrix>* d_hidden,
                                     MatrixView* d_weight, const std::optional<float>& softcap = {},
-                                    Eigen::Index chunk = 1024) {
+                                    Eigen::Index chunk = kCrossEntropyChunk, const backend::Projections& products = {}) {
   const Eigen::Index V = weight.rows(), H = hidden.cols();
   Matrix h, logits, dh;
   std::vector<int32_t> targets;
@@ -71,11 +77,11 @@ inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, cons
       targets[size_t(i)] = p.target;
     }
     logits.resize(M, V);
-    logits.noalias() = h * weight.transpose();
+    products.lm_head_forward(h, weight, logits);
     total += cross_entropy(logits, targets, scale, d_hidden != nullptr, softcap);
     if (!d_hidden) continue;
     dh.resize(M, H);
-    dh.noalias() = logits * weight;
+    products.lm_head_backward_input(logits, weight, dh);
     for (Eigen::Index i = 0; i < M; ++i) d_hidden->row(part[size_t(i)].row) += dh.row(i);
     if (d_weight) d_weight->noalias() += logits.transpose() * h;
   }

@@ -102,10 +102,11 @@ class Decoder {
     if (grads) layers::embedding_backward(batch, dx, grads->embed, c.embedding_scale());
   }
 
-  // logits [B*T, V] = softcap(hidden lm_head^T) (the soft-cap only where the model has one)
+  // logits [B*T, V] = softcap(hidden lm_head^T) (the soft-cap only where the model has one), in the compute
+  // type of the projections
   void logits(const Activations& acts, Matrix& out) const {
     out.resize(acts.hidden().rows(), model_.config().vocab_size);
-    layers::linear_forward(acts.hidden(), model_.weights().lm_head, out);
+    projections_.lm_head_forward(acts.hidden(), model_.weights().lm_head, out);
     layers::softcap_forward(out, final_softcap());
   }
 

@@ -64,12 +64,14 @@ double token_prediction(const Decoder<A>& decoder, const TokenBatch& tokens, con
   const float mean = 1.0f / float(predictions.size());
   const auto& lm_head = decoder.model().weights().lm_head;
   if (!ctx.grads.any())
-    return layers::lm_head_cross_entropy(acts.hidden(), lm_head, predictions, 0, nullptr, nullptr, decoder.final_softcap()) * mean;
+    return layers::lm_head_cross_entropy(acts.hidden(), lm_head, predictions, 0, nullptr, nullptr, decoder.final_softcap(),
+                                         layers::kCrossEntropyChunk, decoder.projections()) * mean;
   ctx.d_hidden.setZero(acts.hidden().rows(), acts.hidden().cols());
   Eigen::Ref<Matrix> dh(ctx.d_hidden);
   MatrixView* dw = ctx.grads.base ? &ctx.grads.base->lm_head : nullptr;
   const double loss = layers::lm_head_cross_entropy(acts.hidden(), lm_head, predictions, ctx.scale * mean, &dh, dw,
-                                                    decoder.final_softcap()) * mean;
+                                                    decoder.final_softcap(), layers::kCrossEntropyChunk,
+                                                    decoder.projections()) * mean;
   decoder.backward(tokens, acts, ctx.d_hidden, ctx.grads.base, ctx.grads.lora);
   return loss;
 }

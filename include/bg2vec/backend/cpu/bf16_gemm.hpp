@@ -60,13 +60,14 @@ class PackedB {
 #pragma omp parallel for schedule(static) if (panels_ > 4)
     for (int64_t p = 0; p < panels_; ++p) {
       uint16_t* panel = base + p * pairs_ * 2 * kPanel;
-      for (int j = 0; j < kPanel; ++j) {
-        const int64_t c = p * kPanel + j;
-        for (int64_t k = 0; k < 2 * pairs_; ++k) {
+      // k outer: from(k, .) then reads 48 neighbours of one row of W (for_x_w; the lm_head's W has 262144 rows)
+      // or one element of 48 rows each (for_x_wt), both streams the caches follow.
+      for (int64_t k = 0; k < 2 * pairs_; ++k)
+        for (int j = 0; j < kPanel; ++j) {
+          const int64_t c = p * kPanel + j;
           const float v = (c < C && k < K) ? from(k, c) : 0.0f;
           panel[(k / 2) * 2 * kPanel + 2 * j + (k & 1)] = f32_to_bf16(v);
         }
-      }
     }
   }
   // y = x W^T with W [out, in] (Hugging Face's layout): B = W^T, K = in, C = out.
@@ -166,8 +167,15 @@ inline void gemm_bf16(const float* a, int64_t lda, int64_t M, const PackedB& b, 
   }
   detail::convert_rows(a, lda, M, K, scratch.get());
   const uint32_t* a32 = reinterpret_cast<const uint32_t*>(scratch.get());
-  // Rows per chunk: its bf16 rows take about 512 KiB (an L2 share), a multiple of the micro-kernel's rows.
-  const int64_t chunk = std::max<int64_t>(kRows, (int64_t(512 * 1024) / std::max<int64_t>(1, pairs * 4)) / kRows * kRows);
+  // A long reduction (the lm_head's dh = dZ W, K = the vocabulary) is taken in blocks of kBlockPairs pairs, C
+  // accumulating between them: a block of a panel (48 KiB) then stays in L2 while every row of the chunk passes
+  // over it, and the chunk can be tall; otherwise 8 rows of 262144 floats would go through the whole panel
+  // from memory each. Reductions up to kMaxUnblockedPairs (every projection's, K <= 2048) run unblocked.
+  constexpr int64_t kMaxUnblockedPairs = 1024, kBlockPairs = 256;
+  const int64_t block = pairs > kMaxUnblockedPairs ? kBlockPairs : pairs;
+  // Rows per chunk: its bf16 rows (of one block) take about 512 KiB (an L2 share), a multiple of the
+  // micro-kernel's rows.
+  const int64_t chunk = std::max<int64_t>(kRows, (int64_t(512 * 1024) / std::max<int64_t>(1, block * 4)) / kRows * kRows);
   const int64_t panels = b.panels();
   // Tiles of (row chunk, 4 panels), chunk-major so that the threads share a chunk's rows in cache, handed out
   // dynamically with one barrier at the end: on a machine shared with other work a descheduled thread then
@@ -178,12 +186,15 @@ inline void gemm_bf16(const float* a, int64_t lda, int64_t M, const PackedB& b, 
   for (int64_t t = 0; t < chunks * groups; ++t) {
     const int64_t i0 = (t / groups) * chunk, i1 = std::min(M, i0 + chunk);
     const int64_t p0 = (t % groups) * kGroup, p1 = std::min(panels, p0 + kGroup);
-    for (int64_t p = p0; p < p1; ++p) {
-      const int cols = int(std::min<int64_t>(kPanel, b.C() - p * kPanel));
-      for (int64_t i = i0; i < i1; i += kRows) {
-        const int rows = int(std::min<int64_t>(kRows, i1 - i));
-        detail::kMicroKernels[rows](a32 + i * pairs, pairs, b.panel(p), pairs, c + i * ldc + p * kPanel, ldc, cols,
-                                    accumulate);
+    for (int64_t q0 = 0; q0 < pairs; q0 += block) {
+      const int64_t q1 = std::min(pairs, q0 + block);
+      for (int64_t p = p0; p < p1; ++p) {
+        const int cols = int(std::min<int64_t>(kPanel, b.C() - p * kPanel));
+        for (int64_t i = i0; i < i1; i += kRows) {
+          const int rows = int(std::min<int64_t>(kRows, i1 - i));
+          detail::kMicroKernels[rows](a32 + i * pairs + q0, pairs, b.panel(p) + q0 * 2 * kPanel, q1 - q0,
+                                      c + i * ldc + p * kPanel, ldc, cols, accumulate || q0 > 0);
+        }
       }
     }
   }
