@@ -1,39 +1,69 @@
 #!/usr/bin/env bash
-# Side-by-side training throughput, bidirectional MNTP step (forward, cross-entropy, backward, AdamW), 2 threads:
-# build/bench/bench_train's "mntp" line against PyTorch/transformers (bench/peer/train_peer.py, float32 and
-# bf16 autocast) on bench_train's shape (4 layers, hidden 256, 4/2 heads, ffn 688, vocab 8000, batch 16 x 128,
-# 80% masked), one program after the other, REPEAT times each (alternating). Prints the median tokens/s with
-# the min..max spread and the ratio bg2vec/peer of the medians, and the load average before and after.
-#   BUILD=build-peer REPEAT=3 bash bench/peer/compare_train.sh
-# Needs: the bench_train target built in $BUILD, and the peer venv (scripts/peer_setup.sh).
+# Side-by-side MNTP training step (bidirectional forward, lm_head cross-entropy over the masked positions,
+# backward, AdamW): bench_train --objectives mntp (--compute f32 and bf16) against PyTorch/transformers + PEFT
+# (bench/peer/train_peer.py, float32 and bf16 autocast, eager, fused AdamW where the torch has it; each torch found:
+# the PyPI wheel's venv and Debian's python3-torch) on the SAME weights and batch: make_inputs.py's medium Mistral
+# shape (8 layers, hidden 512, 8/4 heads, ffn 1536, vocab 16000; 80% of the positions masked) at B32 x T128 and
+# B8 x T512, full fine-tuning and LoRA (r 16, alpha 32, no dropout, on q, k, v, o, gate, up, down). Every
+# configuration is its own process (its own peak RSS, /usr/bin/time -v), in turn, REPEAT times (reversed on
+# every other repeat). Checks that the first step's loss (the initial weights') agrees with PyTorch float32's,
+# then prints a table: median (min..max) over the repeats of each run's best step, ratios bg2vec (faster compute)
+# / faster PyTorch, peak RSS, the load average.
+#   BUILD=build-peer REPEAT=3 THREADS=2 STEPS=3 [PEERS="pypi debian"] [SHAPES="32x128 8x512"] [MODES="full lora"] \
+#     bash bench/peer/compare_train.sh
+# Writes $WORK/compare_train.json (WORK=build-peer/peer-bench). Needs the bench_train target built in $BUILD and the
+# peer venv(s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/peer/lib.sh
 BUILD="${BUILD:-build-peer}"
-PY="${BG2VEC_PEER_VENV:-$PWD/.venv-peer}/bin/python"
 REPEAT="${REPEAT:-3}"
 THREADS="${THREADS:-2}"
-STEPS="${STEPS:-5}"
+STEPS="${STEPS:-3}"
+SHAPES="${SHAPES:-32x128 8x512}"
+MODES="${MODES:-full lora}"
+RANK="${RANK:-16}"
+WORK="${WORK:-$BUILD/peer-bench}"
+RUNS="$WORK/train-runs.jsonl"
 [ -x "$BUILD/bench/bench_train" ] || { echo "missing $BUILD/bench/bench_train (cmake --build $BUILD --target bench_train)" >&2; exit 1; }
-[ -x "$PY" ] || { echo "missing $PY (bash scripts/peer_setup.sh)" >&2; exit 1; }
-stats() { sort -n | awk '{v[NR]=$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.0f %.0f..%.0f\n", m, v[1], v[NR]}'; }
+read -r -a peers <<< "$(peer_pythons)"
+((${#peers[@]})) || { echo "no peer venv (bash scripts/peer_setup.sh)" >&2; exit 1; }
+PY="${peers[0]#*=}"
+mkdir -p "$WORK"
+: > "$RUNS"
+export OMP_NUM_THREADS=$THREADS
+inputs="$WORK/inputs"
+missing=0
+for shape in $SHAPES; do [ -f "$inputs/mntp-$shape.safetensors" ] || missing=1; done
+((missing == 0)) || "$PY" bench/peer/make_inputs.py --out "$inputs" --batches "$(tr ' ' , <<<"$SHAPES")"
+model="$inputs/model"
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-ours=() f32=() bf16=()
+load_before=$(loadavg)
+echo "load average before: $load_before"
+echo "peers: ${peers[*]}"
 for ((r = 0; r < REPEAT; ++r)); do
-  out=$(OMP_NUM_THREADS=$THREADS "$BUILD/bench/bench_train" --steps "$STEPS")
-  echo "$out"; ours+=("$(awk '$1 == "mntp" {print $2}' <<<"$out")")
-  peer=$(OMP_NUM_THREADS=$THREADS "$PY" bench/peer/train_peer.py --steps "$STEPS" --threads "$THREADS")
-  echo "$peer"
-  f32+=("$(sed -n 's/.*float32.*: \([0-9]*\) tokens\/s.*/\1/p' <<<"$peer")")
-  bf16+=("$(sed -n 's/.*bf16.*: \([0-9]*\) tokens\/s.*/\1/p' <<<"$peer")")
+  for shape in $SHAPES; do
+    B=${shape%x*} T=${shape#*x}
+    batch="$inputs/mntp-$shape.safetensors"
+    for mode in $MODES; do
+      ours_lora="" peer_lora=""
+      [ "$mode" = lora ] && ours_lora="--lora $RANK" peer_lora="--lora $RANK"
+      jobs=()
+      for c in f32 bf16; do
+        json="$WORK/train-$shape-$mode-bg2vec-$c-$r.json"
+        jobs+=("bg2vec-$c|$json|$BUILD/bench/bench_train --model $model --batch $B --seq-len $T --batch-file $batch --objectives mntp --steps $STEPS --compute $c $ours_lora --json $json")
+      done
+      for p in "${peers[@]}"; do
+        for d in float32 bf16; do
+          json="$WORK/train-$shape-$mode-${p%%=*}-$d-$r.json"
+          jobs+=("torch-${p%%=*}-$d|$json|${p#*=} bench/peer/train_peer.py --model $model --batch $batch --steps $STEPS --threads $THREADS --dtype $d $peer_lora --json $json")
+        done
+      done
+      run_jobs "$r" "$shape $mode" "${jobs[@]}"
+    done
+  done
 done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-read -r o_med o_rng < <(printf '%s\n' "${ours[@]}" | stats)
-read -r f_med f_rng < <(printf '%s\n' "${f32[@]}" | stats)
-read -r b_med b_rng < <(printf '%s\n' "${bf16[@]}" | stats)
-echo
-echo "MNTP training step tokens/s, median (min..max) of $REPEAT runs, $THREADS threads"
-echo "| model    | batch  | bg2vec f32 | torch f32 | torch bf16 autocast | bg2vec/torch f32 | bg2vec/torch bf16 |"
-echo "|----------|--------|------------|-----------|---------------------|------------------|-------------------|"
-printf '| demo 7.0M | 16x128 | %s (%s) | %s (%s) | %s (%s) | %.2f | %.2f |\n' "$o_med" "$o_rng" "$f_med" "$f_rng" \
-  "$b_med" "$b_rng" "$(awk -v a="$o_med" -v b="$f_med" 'BEGIN{print a/b}')" "$(awk -v a="$o_med" -v b="$b_med" 'BEGIN{print a/b}')"
+load_after=$(loadavg)
+echo "load average after: $load_after"
+"$PY" bench/peer/summarize.py train --runs "$RUNS" --out "$WORK/compare_train.json" --threads "$THREADS" \
+  --load-before "$load_before" --load-after "$load_after"
