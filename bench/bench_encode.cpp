@@ -1,8 +1,12 @@
 // Encode throughput (forward + pooling) of a Mistral-shaped model with random weights, or of a real model
 // (--model: an HF folder or a GGUF file) on random token ids. --compute f32|bf16|both: the projections' compute
 // type (both: one line each, same batch, same run). Prints one line of figures per compute type (the best and the
-// median batch of --iters, and the process's CPU seconds per batch); --json FILE writes them as JSON.
+// median batch of --iters, and the process's CPU seconds per batch); --json FILE writes them as JSON. --ids FILE
+// takes the batch from a safetensors file (input_ids, attention_mask [B, T], as `bg2vec encode --ids`) instead of
+// random ids, and --save FILE writes each compute type's embeddings (embeddings_f32, embeddings_bf16) of it, so
+// that the agreement with a peer is checked on what was timed.
 // bench/peer/compare_encode.sh runs the same shape in PyTorch for the ratio.
+#include <bg2vec/io/safetensors.hpp>
 #include <bg2vec/nn/encoder.hpp>
 
 #include <boost/program_options.hpp>
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
       ("model", po::value<std::string>(), "a real model (HF folder or GGUF file) instead of the random one (shape flags ignored)")
       ("pooling", po::value<std::string>()->default_value("mean"), "mean | weighted-mean | last | bos")
       ("compute", po::value<std::string>()->default_value("f32"), "f32 | bf16 | both")
+      ("ids", po::value<std::string>(), "the batch from a safetensors file (input_ids, attention_mask [B, T]); --batch/--seq-len ignored")
+      ("save", po::value<std::string>(), "write the embeddings of each compute type here (safetensors)")
       ("json", po::value<std::string>(), "also write the figures as JSON");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, options), vm);
@@ -73,10 +79,22 @@ int main(int argc, char** argv) {
   }
   const Model& model = *loaded;
 
-  const int B = vm["batch"].as<int>(), T = vm["seq-len"].as<int>(), iters = vm["iters"].as<int>();
-  TokenBatch batch{B, T, std::vector<int32_t>(size_t(B) * T), std::vector<uint8_t>(size_t(B) * T, 1), {}};
-  std::uniform_int_distribution<int> token(4, std::min(c.vocab_size, 200000) - 1);
-  for (auto& id : batch.ids) id = token(rng);
+  int B = vm["batch"].as<int>(), T = vm["seq-len"].as<int>();
+  const int iters = vm["iters"].as<int>();
+  TokenBatch batch;
+  if (vm.count("ids")) {
+    const io::SafetensorsFile file(vm["ids"].as<std::string>());
+    const Shape shape = file.info("input_ids").shape;
+    require(shape.size() == 2 && file.info("attention_mask").shape == shape, "--ids: input_ids and attention_mask must be [B, T]");
+    B = int(shape[0]);
+    T = int(shape[1]);
+    const std::vector<int64_t> ids = file.read_int64("input_ids"), mask = file.read_int64("attention_mask");
+    batch = {B, T, std::vector<int32_t>(ids.begin(), ids.end()), std::vector<uint8_t>(mask.begin(), mask.end()), {}};
+  } else {
+    batch = {B, T, std::vector<int32_t>(size_t(B) * T), std::vector<uint8_t>(size_t(B) * T, 1), {}};
+    std::uniform_int_distribution<int> token(4, std::min(c.vocab_size, 200000) - 1);
+    for (auto& id : batch.ids) id = token(rng);
+  }
 
   const std::string attention = vm["attention"].as<std::string>(), pooling = vm["pooling"].as<std::string>();
   const std::string which = vm["compute"].as<std::string>();
@@ -86,9 +104,13 @@ int main(int argc, char** argv) {
   nlohmann::json out = {{"params_m", double(model.parameter_count()) / 1e6}, {"batch", B}, {"seq_len", T},
                         {"attention", attention}, {"threads", Eigen::nbThreads()}};
   Matrix first;
+  io::SafetensorsWriter saved;   // copies what it is given
   for (const backend::Compute compute : computes) {
     const backend::Projections projections(model.weights(), compute);
     const Matrix warm = embed(model, batch, attention, pooling, nullptr, projections);   // warm-up
+    if (vm.count("save"))
+      saved.add("embeddings_" + std::string(backend::compute_name(compute)), {warm.rows(), warm.cols()},
+                std::span<const float>(warm.data(), size_t(warm.size())));
     std::vector<double> ms;
     const double cpu0 = cpu_seconds();
     for (int i = 0; i < iters; ++i) {
@@ -110,6 +132,7 @@ int main(int argc, char** argv) {
     out["runs"].push_back({{"compute", backend::compute_name(compute)}, {"tokens_per_s", double(B) * T / (best / 1e3)},
                            {"best_ms", best}, {"median_ms", median}, {"cpu_ms", cpu_ms}});
   }
+  if (vm.count("save")) saved.save(vm["save"].as<std::string>());
   if (vm.count("json")) std::ofstream(vm["json"].as<std::string>()) << out.dump(2) << "\n";
   return 0;
 }
