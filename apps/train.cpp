@@ -48,6 +48,7 @@ int train_command(const Args& args) {
       ("shards", po::value<std::string>(), "token shards folder (train-NNNNN.bin; val-NNNNN.bin for validation)")
       ("text-file", po::value<std::string>(), "or texts, one per line (e.g. SimCSE sentences)")
       ("val-text-file", po::value<std::string>(), "validation texts, one per line")
+      ("group-by-length", po::bool_switch(), "--text-file: batches of texts of similar length (less padding), same texts per epoch")
       ("tokenizer", po::value<std::string>(), "tokenizer.model (default: the model's: its folder's, or a GGUF file's)")
       ("out", po::value<std::string>()->required(), "output folder (model, bg2vec.json, log, checkpoint)")
       ("batch-size", po::value<int>()->default_value(16), "sequences per micro-batch")
@@ -124,7 +125,8 @@ int train_command(const Args& args) {
       val = std::make_unique<train::ShardBatches>(dir, "val", batch_size, seq_len, seed + 1);
   } else {
     if (!tokenizer) fail("--text-file needs a tokenizer: give --tokenizer, or a model with one");
-    data = std::make_unique<train::TextBatches>(vm["text-file"].as<std::string>(), tokenizer, batch_size, seq_len, seed);
+    data = std::make_unique<train::TextBatches>(vm["text-file"].as<std::string>(), tokenizer, batch_size, seq_len, seed,
+                                                vm["group-by-length"].as<bool>());
     if (vm.count("val-text-file"))
       val = std::make_unique<train::TextBatches>(vm["val-text-file"].as<std::string>(), tokenizer, batch_size, seq_len, seed + 1);
   }

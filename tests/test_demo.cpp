@@ -1,6 +1,8 @@
 // `bg2vec demo --quick`: the whole chain with tiny settings, checked for real outcomes: the contract's
-// files, metrics within [0, 1] for every stage, training losses that fall, and an encoder that serves
-// the other commands.
+// files, metrics within [0, 1] for every stage on every held-out set, held-out text never trained on,
+// training losses that fall, and an encoder that serves the other commands. Twice: `--from-scratch`
+// (no model needed: the offline fallback) and on the embedded Gemma-3-270M GGUF (skipped where
+// scripts/setup_model.sh has not installed it).
 #include <bg2vec/core/jsonl.hpp>
 #include <doctest/doctest.h>
 
@@ -20,25 +22,35 @@ nlohmann::json read_json(const std::filesystem::path& file) {
   return nlohmann::json::parse(in);
 }
 
-// The quick demo runs once per test process (it takes a while); every test case reads its output.
-// --eval-set adds a user's BEIR set (here the tiny fixture) to the evaluation.
+const std::filesystem::path kModel = std::filesystem::path(BG2VEC_REPO_DATA) / "../models/gemma3-270m/gemma-3-270m-q4_k_m.gguf";
+
+// Each quick demo runs once per test process (it takes a while); every test case reads its output.
+// --eval-set adds a user's BEIR set (the tiny fixture), --classify-set a labelled set.
 struct QuickDemo {
-  test::TempDir dir{"demo"};
+  test::TempDir dir;
   std::filesystem::path out = dir / "out";
-  std::string log;
-  int status = 0;
-  QuickDemo() {
-    const std::string command = std::string(BG2VEC_CLI) + " demo --quick --out " + out.string() + " --eval-set " +
-                                test::fixture("beir-tiny").string() + " > " + (dir / "log.txt").string() + " 2>&1";
-    status = std::system(command.c_str());
-    std::ifstream in(dir / "log.txt");
-    log.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  test::CliRun run;
+  explicit QuickDemo(const std::string& name, const std::string& flags)
+      : dir(name), run(test::run_cli("demo --quick " + flags + " --out " + out.string() + " --eval-set " +
+                                         test::fixture("beir-tiny").string() + " --classify-set " +
+                                         test::fixture("classify-tiny").string(),
+                                     dir)) {}
 };
 
-const std::filesystem::path& demo_out() {
-  static const QuickDemo demo;
-  REQUIRE_MESSAGE(demo.status == 0, demo.log);
+const std::filesystem::path& scratch_demo() {
+  static const QuickDemo demo("demo-scratch", "--from-scratch");
+  REQUIRE_MESSAGE(demo.run.status == 0, demo.run.output);
+  return demo.out;
+}
+
+// Empty when the embedded model is not installed.
+std::filesystem::path pretrained_demo() {
+  if (!std::filesystem::exists(kModel)) {
+    MESSAGE("skipped: " << kModel << " is not installed (bash scripts/setup_model.sh)");
+    return {};
+  }
+  static const QuickDemo demo("demo-gemma", "");
+  REQUIRE_MESSAGE(demo.run.status == 0, demo.run.output);
   return demo.out;
 }
 
@@ -48,13 +60,24 @@ std::vector<double> losses(const std::filesystem::path& log) {
   return out;
 }
 
-}  // namespace
+const std::vector<std::string> kStages = {"bm25", "causal-mean", "causal-weighted-mean", "causal-last", "bidirectional-mean",
+                                          "mntp-mean", "mntp-simcse-mean", "causal-simcse-mean"};
 
-TEST_CASE("report.json lists every stage with metrics in [0, 1] on every held-out set") {
-  const auto report = read_json(demo_out() / "report.json");
-  std::vector<std::string> names;
+// `comparisons`: the sets with a paired bootstrap interval (both seeds evaluated).
+void check_report(const std::filesystem::path& out, const std::string& primary, const std::vector<std::string>& set_order,
+                  size_t comparisons) {
+  const auto report = read_json(out / "report.json");
+  CHECK(report["primary_set"] == primary);
+  std::vector<std::string> names, sets;
+  for (const auto& set : report["sets"]) {
+    sets.push_back(set["name"]);
+    CHECK(int(set["queries"]) > 0);
+    CHECK(int(set["documents"]) >= int(set["queries"]) / 2);
+  }
+  CHECK(sets == set_order);
   for (const auto& stage : report["stages"]) {
     names.push_back(stage["name"]);
+    CHECK(stage["sets"].size() == set_order.size());
     for (const auto& [set, metrics] : stage["sets"].items())
       for (const char* key : {"recall@1", "recall@10", "mrr@10", "ndcg@10"}) {
         CAPTURE(stage["name"]);
@@ -64,85 +87,55 @@ TEST_CASE("report.json lists every stage with metrics in [0, 1] on every held-ou
         CHECK(v >= 0.0);
         CHECK(v <= 1.0);
       }
-    CHECK(stage["sets"].size() == 4);
+    if (stage["name"] != "bm25") {   // linear-probe accuracy of every encoder on the labelled set
+      const double accuracy = stage["classification"].at("classify-tiny");
+      CHECK(accuracy >= 0.0);
+      CHECK(accuracy <= 1.0);
+    }
   }
-  CHECK(names == std::vector<std::string>{"bm25", "causal-mean", "causal-weighted-mean", "causal-last", "bidirectional-mean",
-                                          "mntp-mean", "mntp-simcse-mean", "causal-simcse-mean"});
-  CHECK(report["primary_set"] == "wiki-fragments");
-  // BM25 on fragments of the very sentences it indexes finds nearly all of them.
-  CHECK(double(report["stages"][0]["recall@10"]) > 0.8);
-  CHECK(report["comparisons"].size() == 4);
+  CHECK(names == kStages);
+  CHECK(report["comparisons"].size() == comparisons);
+  for (const auto& t : report["timeline"]) {
+    CAPTURE(t["name"]);
+    CHECK(double(t["seconds"]) >= 0.0);
+    CHECK(double(t["peak_rss_bytes"]) > 1e6);   // every stage ran a command or encoded
+  }
 }
 
-TEST_CASE("the held-out sets: two test sets of different kinds, a dev set, and the user's --eval-set") {
-  const auto report = read_json(demo_out() / "report.json");
-  std::vector<std::string> sets;
-  for (const auto& set : report["sets"]) {
-    sets.push_back(set["name"]);
-    CHECK(int(set["queries"]) > 0);
-    CHECK(int(set["documents"]) >= int(set["queries"]) / 2);
-  }
-  CHECK(sets == std::vector<std::string>{"wiki-fragments", "beir-tiny", "dev-fragments", "wiki-continuations"});
-}
-
-TEST_CASE("no held-out sentence is in the training text") {
-  std::set<std::string> held_out;
-  for (const char* set : {"wiki-fragments", "wiki-continuations", "dev-fragments"})
-    read_jsonl(demo_out() / "data" / "eval" / set / "corpus.jsonl",
-               [&](const nlohmann::json& j, size_t) { held_out.insert(j.at("_id")); });
-  REQUIRE(held_out.size() > 100);
-  size_t training = 0;
-  read_jsonl(demo_out() / "data" / "train-articles.jsonl", [&](const nlohmann::json& j, size_t) {
-    CHECK_MESSAGE(!held_out.count(j.at("id")), j.at("id"));
-    ++training;
+// The held-out texts (sentences and passages) appear nowhere in the training text.
+void check_held_out(const std::filesystem::path& out) {
+  std::string training;
+  std::set<std::string> training_lines;
+  read_jsonl(out / "data" / "train-articles.jsonl", [&](const nlohmann::json& j, size_t) {
+    training += std::string(j.at("text")) + "\n";
+    training_lines.insert(j.at("text"));
   });
-  CHECK(training > 5 * held_out.size());
+  size_t sentences = 0, passages = 0;
+  for (const char* set : {"wiki-fragments", "dev-fragments"})   // whole held-out sentences
+    read_jsonl(out / "data" / "eval" / set / "corpus.jsonl", [&](const nlohmann::json& j, size_t) {
+      CHECK_MESSAGE(!training_lines.count(j.at("text")), j.at("text"));
+      ++sentences;
+    });
+  read_jsonl(out / "data" / "eval" / "wiki-sections" / "corpus.jsonl", [&](const nlohmann::json& j, size_t) {
+    const std::string text = j.at("text");
+    CHECK_MESSAGE(training.find(text.substr(0, std::min<size_t>(text.size(), 120))) == std::string::npos, text);
+    ++passages;
+  });
+  CHECK(sentences > 40);
+  CHECK(passages > 5);
+  CHECK(training_lines.size() > 5 * sentences);
 }
 
-TEST_CASE("the decoder and the encoder are Hugging Face folders; the encoder records how it was measured") {
-  const auto& out = demo_out();
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"}) {
-    CHECK(std::filesystem::exists(out / "causal" / f));
-    CHECK(std::filesystem::exists(out / "encoder" / f));
-  }
-  const auto settings = read_json(out / "encoder" / "bg2vec.json");
-  CHECK(settings["attention"] == "bidirectional");
-  CHECK(settings["pooling"] == "mean");
-  CHECK(settings["skip_bos"] == true);
-}
-
-TEST_CASE("pretraining lowers the loss") {
-  const auto ntp = losses(demo_out() / "causal" / "train_log.jsonl");
-  REQUIRE(ntp.size() >= 10);
-  double first = 0, last = 0;
-  for (size_t i = 0; i < 5; ++i) { first += ntp[i] / 5; last += ntp[ntp.size() - 1 - i] / 5; }
-  CHECK(last < first - 0.5);
-}
-
-TEST_CASE("report.md shows the tables and their charts") {
-  const auto& out = demo_out();
-  std::ifstream in(out / "report.md");
-  const std::string md((std::istreambuf_iterator<char>(in)), {});
-  CHECK(md.find("| mntp-simcse-mean |") != std::string::npos);
-  CHECK(md.find("Paired bootstrap") != std::string::npos);
-  for (const char* chart : {"ndcg-wiki-fragments.svg", "ndcg-wiki-continuations.svg", "ndcg-dev-fragments.svg", "loss-ntp.svg",
-                            "loss-mntp.svg"}) {
-    CAPTURE(chart);
-    CHECK(md.find(chart) != std::string::npos);
-    CHECK(std::filesystem::file_size(out / chart) > 500);
-  }
-}
-
-TEST_CASE("the final encoder serves bg2vec eval retrieval with the figures of the report") {
-  const auto& out = demo_out();
+// `bg2vec eval retrieval` on the final encoder reproduces the report's figure: the folder serves as measured.
+void check_served(const std::filesystem::path& out, const std::vector<std::string>& sets) {
   const auto report = read_json(out / "report.json");
-  for (const char* set : {"wiki-fragments", "beir-tiny"}) {
+  for (const auto& set : sets) {
     CAPTURE(set);
-    const auto beir = std::string(set) == "beir-tiny" ? test::fixture("beir-tiny") : out / "data" / "eval" / set;
-    const auto json = out / (std::string(set) + "-metrics.json");
-    const std::string eval = std::string(BG2VEC_CLI) + " eval retrieval --beir " + beir.string() + " --model " +
-                             (out / "encoder").string() + " --json " + json.string() + " > /dev/null 2>&1";
-    REQUIRE(std::system(eval.c_str()) == 0);
+    const auto beir = set == "beir-tiny" ? test::fixture("beir-tiny") : out / "data" / "eval" / set;
+    const auto json = out / (set + "-metrics.json");
+    const test::CliRun r = test::run_cli("eval retrieval --beir " + beir.string() + " --model " + (out / "encoder").string() +
+                                             " --json " + json.string(), out);
+    REQUIRE_MESSAGE(r.status == 0, r.output);
     double reported = -1;
     for (const auto& stage : report["stages"])
       if (stage["name"] == "mntp-simcse-mean") reported = stage["sets"][set]["ndcg@10"];
@@ -151,13 +144,106 @@ TEST_CASE("the final encoder serves bg2vec eval retrieval with the figures of th
   }
 }
 
-TEST_CASE("a bad --eval-set fails before any training, naming the folder") {
-  test::TempDir dir("demo-bad-set");
-  const std::string command = std::string(BG2VEC_CLI) + " demo --quick --out " + (dir / "out").string() + " --eval-set " +
-                              (dir / "missing").string() + " > " + (dir / "log.txt").string() + " 2>&1";
-  CHECK(std::system(command.c_str()) != 0);
-  std::ifstream in(dir / "log.txt");
-  const std::string log((std::istreambuf_iterator<char>(in)), {});
-  CHECK(log.find("missing") != std::string::npos);
-  CHECK(!std::filesystem::exists(dir / "out" / "causal"));
+}  // namespace
+
+TEST_CASE("--from-scratch: report.json lists every stage with metrics in [0, 1] on every held-out set") {
+  const auto& out = scratch_demo();
+  check_report(out, "wiki-fragments",
+               {"wiki-fragments", "wiki-continuations", "wiki-sections", "wiki-cloze", "beir-tiny", "dev-sections", "dev-fragments"},
+               7);
+  // BM25 on fragments of the very sentences it indexes finds nearly all of them.
+  CHECK(double(read_json(out / "report.json")["stages"][0]["recall@10"]) > 0.8);
+}
+
+TEST_CASE("--from-scratch: no held-out sentence or passage is in the training text") { check_held_out(scratch_demo()); }
+
+TEST_CASE("--from-scratch: the decoder and the encoder are Hugging Face folders; the encoder records how it was measured") {
+  const auto& out = scratch_demo();
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"}) {
+    CHECK(std::filesystem::exists(out / "causal" / f));
+    CHECK(std::filesystem::exists(out / "encoder" / f));
+  }
+  const auto settings = read_json(out / "encoder" / "bg2vec.json");
+  CHECK(settings["attention"] == "bidirectional");
+  CHECK(settings["pooling"] == "mean");
+  CHECK(settings["skip_bos"] == true);
+  CHECK(read_json(out / "causal" / "bg2vec.json")["attention"] == "causal");
+  CHECK(std::filesystem::exists(out / "index" / "index.faiss"));
+}
+
+TEST_CASE("--from-scratch: pretraining lowers the loss") {
+  const auto ntp = losses(scratch_demo() / "causal" / "train_log.jsonl");
+  REQUIRE(ntp.size() >= 10);
+  double first = 0, last = 0;
+  for (size_t i = 0; i < 5; ++i) { first += ntp[i] / 5; last += ntp[ntp.size() - 1 - i] / 5; }
+  CHECK(last < first - 0.5);
+}
+
+TEST_CASE("--from-scratch: report.md shows the tables and their charts") {
+  const auto& out = scratch_demo();
+  std::ifstream in(out / "report.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), {});
+  CHECK(md.find("| mntp-simcse-mean |") != std::string::npos);
+  CHECK(md.find("Paired bootstrap") != std::string::npos);
+  CHECK(md.find("## Classification set `classify-tiny`") != std::string::npos);
+  for (const char* chart : {"ndcg-wiki-fragments.svg", "ndcg-wiki-sections.svg", "ndcg-dev-fragments.svg", "loss-ntp.svg",
+                            "loss-mntp.svg"}) {
+    CAPTURE(chart);
+    CHECK(md.find(chart) != std::string::npos);
+    CHECK(std::filesystem::file_size(out / chart) > 500);
+  }
+}
+
+TEST_CASE("--from-scratch: the final encoder serves bg2vec eval retrieval with the figures of the report") {
+  check_served(scratch_demo(), {"wiki-fragments", "wiki-sections", "beir-tiny"});
+}
+
+TEST_CASE("Gemma-3-270M: every stage on every set, the passage set first; the held-out text never trained on") {
+  const auto out = pretrained_demo();
+  if (out.empty()) return;
+  check_report(out, "wiki-sections",
+               {"wiki-sections", "wiki-cloze", "wiki-fragments", "wiki-continuations", "beir-tiny", "dev-sections", "dev-fragments"},
+               3);   // the passage test sets and the user's
+  check_held_out(out);
+}
+
+TEST_CASE("Gemma-3-270M: the imported model, MNTP and SimCSE with LoRA, merged into Hugging Face folders") {
+  const auto out = pretrained_demo();
+  if (out.empty()) return;
+  CHECK(read_json(out / "causal" / "config.json")["architectures"][0] == "Gemma3ForCausalLM");
+  for (const char* dir : {"causal", "mntp", "encoder"}) {
+    CAPTURE(dir);
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.model", "bg2vec.json"}) CHECK(std::filesystem::exists(out / dir / f));
+  }
+  CHECK(std::filesystem::exists(out / "mntp" / "adapter" / "adapter_config.json"));
+  CHECK(std::filesystem::exists(out / "encoder" / "adapter" / "adapter_config.json"));
+  const auto settings = read_json(out / "encoder" / "bg2vec.json");
+  CHECK(settings["attention"] == "bidirectional");
+  CHECK(settings["max_length"] == 2048);   // passages are encoded whole
+  const auto report = read_json(out / "report.json");
+  CHECK(report["settings"]["mntp"]["mask_piece"] == "_");
+  for (const char* log : {"mntp/train_log.jsonl", "encoder/train_log.jsonl"})
+    for (double loss : losses(out / log)) CHECK(std::isfinite(loss));
+  std::ifstream in(out / "report.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), {});
+  CHECK(md.find("Gemma terms of use") != std::string::npos);
+}
+
+TEST_CASE("Gemma-3-270M: the final encoder serves bg2vec eval retrieval with the figures of the report") {
+  const auto out = pretrained_demo();
+  if (out.empty()) return;
+  check_served(out, {"wiki-sections", "beir-tiny"});
+}
+
+TEST_CASE("a bad --eval-set, --classify-set or --model fails before any training, naming it") {
+  test::TempDir dir("demo-bad-input");
+  for (const std::string& flags : {"--from-scratch --eval-set " + (dir / "missing").string(),
+                                   "--from-scratch --classify-set " + (dir / "missing").string(),
+                                   "--model " + (dir / "missing").string()}) {
+    CAPTURE(flags);
+    const test::CliRun r = test::run_cli("demo --quick " + flags + " --out " + (dir / "out").string(), dir);
+    CHECK(r.status == 1);
+    CHECK(r.output.find("missing") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir / "out" / "causal"));
+  }
 }

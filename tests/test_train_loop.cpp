@@ -2,11 +2,13 @@
 // and reloading models and adapters, merging LoRA, the MNTP collator, schedules, checkpoints and
 // resume, and the errors for bad input.
 #include <bg2vec/train.hpp>
+#include <bg2vec/train/data.hpp>
 #include <doctest/doctest.h>
 
 #include "support.hpp"
 
 #include <fstream>
+#include <set>
 
 using namespace bg2vec;
 
@@ -247,4 +249,40 @@ TEST_CASE("bad input: labels out of range, views that disagree, unknown LoRA tar
   // the mistral-dev adapter on a model of another shape
   CHECK_THROWS_WITH(io::load_adapter(test::fixture("hf/mistral-dev/lora"), tiny_config()),
                     doctest::Contains("adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' has shape [4, 64], this model needs [4, 32]"));
+}
+
+TEST_CASE("text batches grouped by length: the same texts per group of batches, with less padding") {
+  test::TempDir dir("text-batches");
+  {
+    std::ofstream out(dir / "texts.txt");
+    for (int i = 0; i < 400; ++i) {   // lengths 1..40 words, in a scrambled order
+      std::string line;
+      for (int w = 0; w <= (i * 37) % 40; ++w) line += "дума" + std::to_string(w) + " ";
+      out << line << "\n";
+    }
+  }
+  auto tokenizer = std::make_shared<const text::Tokenizer>(test::fixture("gguf/tokenizers/mistral-dev.model"));
+  train::TextBatches plain(dir / "texts.txt", tokenizer, 8, 512, 3), grouped(dir / "texts.txt", tokenizer, 8, 512, 3, true);
+  const int group = train::TextBatches::kGroup;
+  size_t plain_slots = 0, grouped_slots = 0, real = 0;
+  for (uint64_t g = 0; g < 4; ++g) {   // 4 x 16 x 8 = 512 texts: more than an epoch, so groups cross one
+    std::multiset<std::vector<int32_t>> a, b;
+    for (uint64_t i = g * group; i < (g + 1) * group; ++i) {
+      const TokenBatch p = plain.batch(i), q = grouped.batch(i);
+      CHECK(q.batch == 8);
+      plain_slots += p.ids.size();
+      grouped_slots += q.ids.size();
+      for (int r = 0; r < 8; ++r) {
+        std::vector<int32_t> pr, qr;
+        for (int t = 0; t < p.seq_len; ++t) if (p.real(r, t)) pr.push_back(p.ids[size_t(r * p.seq_len + t)]);
+        for (int t = 0; t < q.seq_len; ++t) if (q.real(r, t)) qr.push_back(q.ids[size_t(r * q.seq_len + t)]);
+        real += pr.size();
+        a.insert(pr);
+        b.insert(qr);
+      }
+    }
+    CHECK(a == b);
+  }
+  CHECK(grouped.batch(5).ids == grouped.batch(5).ids);   // a pure function of (seed, index)
+  CHECK(double(grouped_slots - real) < 0.25 * double(plain_slots - real));
 }

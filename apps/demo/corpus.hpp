@@ -25,6 +25,7 @@ struct CorpusOptions {
   double held_out_fraction = 0.12;     // of the sentences, kept out of every stage: the test sets
   double dev_fraction = 0.04;          // of the sentences, kept out of every stage: the dev set
   size_t max_queries = 500;            // per retrieval set
+  size_t max_documents = 0;            // per retrieval set (0: every held-out sentence it is given)
   size_t min_query_sentence_words = 8; // a shorter sentence makes no query
 };
 
@@ -54,6 +55,12 @@ inline std::string join(const std::vector<std::string>& w, size_t begin, size_t 
   std::string out;
   for (size_t i = begin; i < end; ++i) out += (i > begin ? " " : "") + w[i];
   return out;
+}
+
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n')) s.remove_suffix(1);
+  return s;
 }
 
 // Every line of a text file, plain or bz2.
@@ -86,9 +93,12 @@ struct BeirWriter {
   void document(const std::string& id, const std::string& text) {
     corpus.stream() << nlohmann::json{{"_id", id}, {"title", ""}, {"text", text}}.dump() << "\n";
   }
-  void query(const std::string& id, const std::string& text, const std::string& relevant) {
+  void query(const std::string& id, const std::string& text, const std::vector<std::string>& relevant) {
     queries.stream() << nlohmann::json{{"_id", id}, {"text", text}}.dump() << "\n";
-    qrels.stream() << id << "\t" << relevant << "\t1\n";
+    for (const auto& r : relevant) qrels.stream() << id << "\t" << r << "\t1\n";
+  }
+  void query(const std::string& id, const std::string& text, const std::string& relevant) {
+    query(id, text, std::vector<std::string>{relevant});
   }
   void commit() { corpus.commit(); queries.commit(); qrels.commit(); }
 };
@@ -112,9 +122,11 @@ inline DemoCorpus build_demo_corpus(const std::filesystem::path& sentences_file,
   EvalSet dev{"dev-fragments", "like wiki-fragments, from other held-out sentences: where the settings were chosen",
              out / "eval" / "dev-fragments"};
   BeirWriter fragment_set(fragments.dir), continuation_set(continuations.dir), dev_writer(dev.dir);
+  auto full = [&](const EvalSet& set) { return options.max_documents > 0 && set.documents >= options.max_documents; };
   // A fragment-set document; when long enough, a query: a contiguous half of its words at a hashed offset.
   auto add_fragment = [&](EvalSet& set, BeirWriter& writer, const std::string& id, const std::string& line,
                           const std::vector<std::string>& w, uint64_t h) {
+    if (full(set)) return;
     writer.document(id, line);
     ++set.documents;
     if (w.size() >= options.min_query_sentence_words && set.queries < options.max_queries) {
@@ -142,7 +154,7 @@ inline DemoCorpus build_demo_corpus(const std::filesystem::path& sentences_file,
       add_fragment(dev, dev_writer, id, line, w, h);
     } else if (h & 1) {                // every such held-out sentence is a document of the fragment set
       add_fragment(fragments, fragment_set, id, line, w, h);
-    } else if (long_enough) {          // long ones give a (first half, second half) pair
+    } else if (long_enough && !full(continuations)) {   // long ones give a (first half, second half) pair
       const size_t half = w.size() / 2;
       continuation_set.document(id, join(w, half, w.size()));
       ++continuations.documents;

@@ -1,7 +1,8 @@
 #pragma once
 // The demo's report: report.json for scripts (the contract's "stages" list, each with the metrics of
-// the primary held-out set and of every set), report.md for people (tables, intervals, the settings,
-// time and throughput of each stage) with SVG charts of the training losses and of nDCG@10 per stage.
+// the primary held-out set and of every set), report.md for people (tables, intervals, classification
+// accuracy, the settings, time, throughput and peak memory of each stage) with SVG charts of the
+// training losses and of nDCG@10 per stage.
 #include "bootstrap.hpp"
 #include "corpus.hpp"
 #include "evaluate.hpp"
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 
 namespace bg2vec::demo {
 
@@ -26,13 +28,25 @@ inline std::string short_number(double v) {
 
 class Report {
  public:
-  Report(std::filesystem::path out, nlohmann::json settings)
-      : out_(std::move(out)), settings_(std::move(settings)), start_(Clock::now()) {}
+  // `primary`: the held-out set the headline figures come from; `notice`: the model's terms, if any.
+  Report(std::filesystem::path out, nlohmann::json settings, std::string primary, std::string model, std::string notice = "")
+      : out_(std::move(out)), settings_(std::move(settings)), primary_(std::move(primary)), model_(std::move(model)),
+        notice_(std::move(notice)), start_(Clock::now()) {}
 
   void begin_stage(const std::string& name, const std::string& description) {
     std::fprintf(stderr, "\n== %s: %s\n", name.c_str(), description.c_str());
-    current_ = {{"name", name}, {"description", description}};
+    current_ = {{"name", name}, {"description", description}, {"peak_rss_bytes", 0}};
     stage_start_ = Clock::now();
+  }
+
+  // The peak resident memory of a command the stage ran (the largest one counts).
+  void add_peak(size_t bytes) { current_["peak_rss_bytes"] = std::max(current_["peak_rss_bytes"].get<size_t>(), bytes); }
+
+  // One encoding of every held-out text by a model (evaluation): time and tokens/s, and the demo's own peak RSS.
+  void add_encoding(const std::string& what, const EncodeStats& e) {
+    current_["encodings"].push_back({{"model", what}, {"seconds", e.seconds}, {"texts", e.texts}, {"tokens", e.tokens},
+                                     {"tokens_per_s", double(e.tokens) / std::max(e.seconds, 1e-9)}});
+    add_peak(self_peak_rss());
   }
 
   // Closes the current stage; a training stage passes its train_log.jsonl for the loss curve.
@@ -65,12 +79,20 @@ class Report {
     timeline_.push_back(current_);
   }
 
-  void add_result(const EvalSet& set, const StageSpec& stage, const eval::Metrics& m, double seconds) {
-    sets_[set.name] = {{"name", set.name}, {"description", set.description}, {"queries", set.queries}, {"documents", set.documents}};
-    nlohmann::json metrics = nlohmann::json::object();
-    for (const auto& [key, value] : m.named()) metrics[key] = value;
-    metrics["seconds"] = seconds;
-    results_[stage.name][set.name] = metrics;
+  // A row of the tables: the stage's metrics on every set, and its accuracy on every classification set.
+  void add_stage_scores(const EvalData& data, const StageSpec& stage, const StageScores& scores) {
+    for (const auto& set : data.sets()) {
+      sets_[set.name] = {{"name", set.name}, {"description", set.description}, {"queries", set.queries}, {"documents", set.documents}};
+      if (std::find(set_order_.begin(), set_order_.end(), set.name) == set_order_.end()) set_order_.push_back(set.name);
+      nlohmann::json metrics = nlohmann::json::object();
+      for (const auto& [key, value] : scores.retrieval.at(set.name).mean.named()) metrics[key] = value;
+      results_[stage.name][set.name] = metrics;
+    }
+    for (const auto& c : data.classify()) {
+      classify_sets_[c.name] = {{"name", c.name}, {"train", c.train.texts.size()}, {"test", c.test.texts.size()}};
+      // BM25 makes no embedding to classify.
+      if (scores.accuracy.count(c.name)) accuracy_[stage.name][c.name] = scores.accuracy.at(c.name);
+    }
     if (!descriptions_.count(stage.name)) { order_.push_back(stage.name); descriptions_[stage.name] = stage.description; }
   }
 
@@ -82,18 +104,20 @@ class Report {
   }
 
   void write() const {
-    const std::string primary = sets_.empty() ? "" : order_of_sets().front();
     nlohmann::json stages = nlohmann::json::array();
     for (const auto& name : order_) {
       nlohmann::json row = {{"name", name}, {"description", descriptions_.at(name)}};
-      for (const auto& [key, value] : results_.at(name).at(primary).items()) row[key] = value;
+      for (const auto& [key, value] : results_.at(name).at(primary_).items()) row[key] = value;
       row["sets"] = results_.at(name);
+      if (accuracy_.count(name)) row["classification"] = accuracy_.at(name);
       stages.push_back(row);
     }
-    nlohmann::json sets = nlohmann::json::array();
-    for (const auto& name : order_of_sets()) sets.push_back(sets_.at(name));
-    const nlohmann::json report = {{"primary_set", primary}, {"stages", stages}, {"sets", sets}, {"comparisons", comparisons_},
-                                   {"timeline", timeline_}, {"settings", settings_}, {"seconds", seconds_since(start_)}};
+    nlohmann::json sets = nlohmann::json::array(), classify = nlohmann::json::array();
+    for (const auto& name : set_order_) sets.push_back(sets_.at(name));
+    for (const auto& [name, info] : classify_sets_) classify.push_back(info);
+    const nlohmann::json report = {{"primary_set", primary_}, {"model", model_}, {"stages", stages}, {"sets", sets},
+                                   {"classification_sets", classify}, {"comparisons", comparisons_}, {"timeline", timeline_},
+                                   {"settings", settings_}, {"seconds", seconds_since(start_)}};
     write_file_atomically(out_ / "report.json", report.dump(2) + "\n");
     write_markdown();
   }
@@ -102,25 +126,23 @@ class Report {
   using Clock = std::chrono::steady_clock;
   static double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-  std::vector<std::string> order_of_sets() const {
-    std::vector<std::string> names;
-    for (const auto& [stage, per_set] : results_)
-      for (const auto& [set, m] : per_set.items())
-        if (std::find(names.begin(), names.end(), set) == names.end()) names.push_back(set);
-    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-      return (a == "wiki-fragments") > (b == "wiki-fragments") || ((a == "wiki-fragments") == (b == "wiki-fragments") && a < b);
-    });
-    return names;
+  static size_t self_peak_rss() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return size_t(usage.ru_maxrss) * 1024;
   }
 
   void write_markdown() const {
-    std::string md = "# Bg2Vec demo: the LLM2Vec recipe on the embedded Bulgarian data\n\n";
+    std::string md = "# Bg2Vec demo: the LLM2Vec recipe on " + model_ + "\n\n";
     md += "Total time " + fixed(seconds_since(start_) / 60, 1) + " min. Every stage below was run as the `bg2vec` command printed in "
-          "the log; `report.json` holds the same figures.\n\n";
-    for (const auto& set : order_of_sets()) {
+          "the log; `report.json` holds the same figures. The held-out sets were never trained on; settings were chosen on the "
+          "dev sets only.\n\n";
+    if (!notice_.empty()) md += notice_ + "\n\n";
+    md += headline();
+    for (const auto& set : set_order_) {
       const auto& info = sets_.at(set);
       md += "## Held-out set `" + set + "`\n\n" + std::string(info["description"]) + " (" + std::to_string(int(info["queries"])) +
-            " queries, " + std::to_string(int(info["documents"])) + " documents; never trained on).\n\n";
+            " queries, " + std::to_string(int(info["documents"])) + " documents).\n\n";
       md += "| stage | what | recall@1 | recall@10 | recall@100 | mrr@10 | nDCG@10 |\n|---|---|---:|---:|---:|---:|---:|\n";
       std::vector<Bar> bars;
       for (const auto& name : order_) {
@@ -140,9 +162,19 @@ class Report {
                 "` (averaged over seeds 1 and 2): " + signed_fixed(c["mean_difference"]) + ", 95% interval [" +
                 signed_fixed(c["ci95"][0]) + ", " + signed_fixed(c["ci95"][1]) + "].\n\n";
     }
-    md += "## Stages\n\n| stage | what | time | steps | tokens/s | loss first -> last |\n|---|---|---:|---:|---:|---|\n";
+    for (const auto& [set, info] : classify_sets_) {
+      md += "## Classification set `" + set + "`\n\nLinear probe (logistic regression on the frozen embeddings) trained on " +
+            std::to_string(int(info["train"])) + " texts, accuracy on " + std::to_string(int(info["test"])) + ".\n\n";
+      md += "| stage | accuracy |\n|---|---:|\n";
+      for (const auto& name : order_)
+        if (accuracy_.count(name)) md += "| " + name + " | " + fixed(accuracy_.at(name).at(set), 3) + " |\n";
+      md += "\n";
+    }
+    md += "## Stages\n\n| stage | what | time | peak memory | steps | tokens/s | loss first -> last |\n"
+          "|---|---|---:|---:|---:|---:|---|\n";
     for (const auto& t : timeline_) {
-      md += "| " + std::string(t["name"]) + " | " + std::string(t["description"]) + " | " + fixed(double(t["seconds"]), 0) + " s | ";
+      md += "| " + std::string(t["name"]) + " | " + std::string(t["description"]) + " | " + fixed(double(t["seconds"]), 0) + " s | " +
+            fixed(double(t["peak_rss_bytes"]) / (1 << 20), 0) + " MiB | ";
       if (t.contains("steps"))
         md += std::to_string(int(t["steps"])) + " | " + fixed(double(t["tokens_per_s"]), 0) + " | " + fixed(t["first_loss"], 3) +
               " -> " + fixed(t["final_loss"], 3) + " |\n";
@@ -151,9 +183,32 @@ class Report {
     }
     md += "\n";
     for (const auto& t : timeline_)
+      if (t.contains("encodings")) {
+        md += "Evaluation, one encoding of every held-out text per model folder and attention:\n\n"
+              "| model | texts | tokens | time | tokens/s |\n|---|---:|---:|---:|---:|\n";
+        for (const auto& e : t["encodings"])
+          md += "| " + std::string(e["model"]) + " | " + std::to_string(int(e["texts"])) + " | " + std::to_string(int(e["tokens"])) +
+                " | " + fixed(double(e["seconds"]), 0) + " s | " + fixed(double(e["tokens_per_s"]), 0) + " |\n";
+        md += "\n";
+      }
+    for (const auto& t : timeline_)
       if (t.contains("loss_chart")) md += "![" + std::string(t["name"]) + " loss](" + std::string(t["loss_chart"]) + ")\n";
     md += "\n## Settings\n\n```json\n" + settings_.dump(2) + "\n```\n";
     write_file_atomically(out_ / "report.md", md);
+  }
+
+  // What the recipe added on the primary set: the final encoder against the raw model's best row.
+  std::string headline() const {
+    if (!results_.count("mntp-simcse-mean") || !results_.count("causal-mean")) return "";
+    auto ndcg = [&](const std::string& stage) { return double(results_.at(stage).at(primary_).at("ndcg@10")); };
+    std::string best_raw = "causal-mean";
+    for (const char* raw : {"causal-weighted-mean", "causal-last", "bidirectional-mean"})
+      if (results_.count(raw) && ndcg(raw) > ndcg(best_raw)) best_raw = raw;
+    std::string md = "**On `" + primary_ + "`**: nDCG@10 " + fixed(ndcg("causal-mean"), 3) + " (causal-mean) -> " +
+                     fixed(ndcg("mntp-simcse-mean"), 3) + " (mntp-simcse-mean), " + signed_fixed(ndcg("mntp-simcse-mean") - ndcg("causal-mean")) +
+                     "; the best raw-model row is " + best_raw + " (" + fixed(ndcg(best_raw), 3) + ")";
+    if (results_.count("causal-simcse-mean")) md += "; SimCSE alone on the causal model: " + fixed(ndcg("causal-simcse-mean"), 3);
+    return md + ".\n\n";
   }
 
   static std::string fixed(double v, int digits) {
@@ -169,13 +224,15 @@ class Report {
 
   std::filesystem::path out_;
   nlohmann::json settings_;
+  std::string primary_, model_, notice_;
   Clock::time_point start_, stage_start_;
   nlohmann::json current_;
   std::vector<nlohmann::json> timeline_;
-  std::vector<std::string> order_;
+  std::vector<std::string> order_, set_order_;
   std::map<std::string, std::string> descriptions_;
   std::map<std::string, nlohmann::json> results_;      // stage -> set -> metrics
-  std::map<std::string, nlohmann::json> sets_;
+  std::map<std::string, nlohmann::json> sets_, classify_sets_;
+  std::map<std::string, std::map<std::string, double>> accuracy_;   // stage -> classification set -> accuracy
   std::vector<nlohmann::json> comparisons_;
 };
 

@@ -1,11 +1,13 @@
 #pragma once
 // Runs a stage as the `bg2vec` command a user would type, so every step of the demo can be rerun by
-// hand: the command line is printed first, the child shares our terminal (its progress shows).
+// hand: the command line is printed first, the child shares our terminal (its progress shows). The
+// child's peak resident memory comes back for the report.
 #include <bg2vec/core/error.hpp>
 
 #include <cstdio>
 #include <spawn.h>
 #include <string>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <vector>
 
@@ -20,8 +22,8 @@ inline std::string quoted(const std::string& arg) {
   return out + "'";
 }
 
-// Runs `bg2vec <args...>` (this very executable); throws if it fails.
-inline void run_bg2vec(const std::vector<std::string>& args) {
+// Runs `bg2vec <args...>` (this very executable); throws if it fails. Returns the child's peak RSS in bytes.
+inline size_t run_bg2vec(const std::vector<std::string>& args) {
   std::string shown = "$ bg2vec";
   for (const auto& a : args) shown += " " + quoted(a);
   std::fprintf(stderr, "%s\n", shown.c_str());
@@ -35,8 +37,10 @@ inline void run_bg2vec(const std::vector<std::string>& args) {
   if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0)
     fail("cannot start a bg2vec subprocess for: " + shown);
   int status = 0;
-  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+  struct rusage usage {};
+  if (wait4(pid, &status, 0, &usage) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     fail("the stage failed: " + shown.substr(2));
+  return size_t(usage.ru_maxrss) * 1024;   // Linux reports kilobytes
 }
 
 }  // namespace bg2vec::demo

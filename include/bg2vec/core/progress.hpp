@@ -1,6 +1,6 @@
 #pragma once
 // A one-line progress report on stderr for long work: done/total, rate, ETA; redrawn at most a few
-// times a second, and only when stderr is a terminal (one final line otherwise, to keep logs clean).
+// times a second when stderr is a terminal; in a log, one line every 30 seconds and a final one.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -19,7 +19,8 @@ class Progress {
     done_ = done;
     extra_ = extra;
     const auto now = Clock::now();
-    if (tty_ && now - last_ > std::chrono::milliseconds(200)) { draw(false); last_ = now; }
+    // A terminal redraws one line often; a log (not a terminal) gets a new line every half minute.
+    if (now - last_ > (tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(30000))) { draw(false); last_ = now; }
   }
 
   void finish(const std::string& extra = "") {
@@ -42,7 +43,7 @@ class Progress {
     if (final) line += " in " + fmt(s) + "s";
     if (!extra_.empty()) line += "  " + extra_;
     if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), final ? "\n" : "");
-    else if (final) std::fprintf(stderr, "%s\n", line.c_str());
+    else std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   }
 

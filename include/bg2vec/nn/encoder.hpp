@@ -82,6 +82,19 @@ inline Matrix embed(const Model& model, const TokenBatch& batch, const std::stri
   });
 }
 
+// One forward pass, several poolings of its final hidden states: [B, H] per name in `poolings`.
+inline std::vector<Matrix> embed_poolings(const Model& model, const TokenBatch& batch, const std::string& attention,
+                                          const std::vector<std::string>& poolings, const backend::Projections& projections = {}) {
+  return with_attention(attention, [&]<class Attn>() {
+    Activations acts(model.config(), batch.batch, batch.seq_len, /*keep_all_layers=*/false);
+    Decoder<Attn>(model, nullptr, projections).forward(batch, acts);
+    std::vector<Matrix> out;
+    for (const auto& name : poolings)
+      out.push_back(pool::with_pooling(name, [&]<class Pool>() { return pool::pool_forward<Pool>(acts.hidden(), batch); }));
+    return out;
+  });
+}
+
 class TextEncoder {
  public:
   // model_dir: an HF folder (config.json, weights, tokenizer.model) or a GGUF file; empty attention/pooling = the
@@ -121,7 +134,15 @@ class TextEncoder {
 
   // [texts, dimension], not normalised. Texts are sorted by length so that a batch wastes little on padding.
   Matrix encode(const std::vector<std::string>& texts, int batch_size = 16, bool progress = false) const {
+    return std::move(encode_poolings(texts, {settings_.pooling}, batch_size, progress).front());
+  }
+
+  // The texts under several poolings at the cost of one forward pass: one [texts, dimension] per name.
+  std::vector<Matrix> encode_poolings(const std::vector<std::string>& texts, const std::vector<std::string>& poolings,
+                                      int batch_size = 16, bool progress = false) const {
     require(batch_size > 0, "batch size must be positive");
+    require(!poolings.empty(), "no pooling to encode with");
+    for (const auto& name : poolings) pool::with_pooling(name, []<class>() { return 0; });   // validate the names now
     std::vector<std::vector<int32_t>> tokens(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
       tokens[i] = tokenizer_->encode(texts[i], /*add_bos=*/true);
@@ -133,14 +154,15 @@ class TextEncoder {
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tokens[a].size() < tokens[b].size(); });
 
-    Matrix out(Eigen::Index(texts.size()), dimension());
+    std::vector<Matrix> out(poolings.size(), Matrix(Eigen::Index(texts.size()), dimension()));
     Progress bar("encode", double(texts.size()), "texts");
     size_t done_tokens = 0;
     for (size_t start = 0; start < order.size(); start += size_t(batch_size)) {
       const size_t end = std::min(order.size(), start + size_t(batch_size));
       const TokenBatch batch = make_batch(tokens, order, start, end);
-      const Matrix pooled = embed(*model_, batch, settings_.attention, settings_.pooling, nullptr, projections_);
-      for (size_t i = start; i < end; ++i) out.row(Eigen::Index(order[i])) = pooled.row(Eigen::Index(i - start));
+      const std::vector<Matrix> pooled = embed_poolings(*model_, batch, settings_.attention, poolings, projections_);
+      for (size_t p = 0; p < poolings.size(); ++p)
+        for (size_t i = start; i < end; ++i) out[p].row(Eigen::Index(order[i])) = pooled[p].row(Eigen::Index(i - start));
       for (size_t i = start; i < end; ++i) done_tokens += tokens[order[i]].size();
       if (progress) bar.update(double(end), std::to_string(done_tokens) + " tokens");
     }

@@ -78,6 +78,12 @@ void read_parameters(Model& model, const Weights& weights, const std::string& co
 // GGUF, so that a damaged one is reported as such (bad magic, truncated, ...).
 inline bool is_gguf(const std::filesystem::path& path) { return std::filesystem::is_regular_file(path); }
 
+// The configuration alone (no weights read): what a command checks before it starts long work.
+inline io::ModelConfig load_model_config(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) fail(path, "no such model (give a Hugging Face folder or a GGUF file)");
+  return is_gguf(path) ? gguf::model_config(gguf::GgufFile(path)) : io::load_config(path);
+}
+
 // A Hugging Face folder (config.json + safetensors) or a GGUF file.
 inline Model load_model(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) fail(path, "no such model (give a Hugging Face folder or a GGUF file)");

@@ -5,7 +5,9 @@
 #include <bg2vec/data/shards.hpp>
 #include <bg2vec/text/tokenizer.hpp>
 
+#include <array>
 #include <fstream>
+#include <numeric>
 #include <memory>
 #include <random>
 
@@ -68,28 +70,50 @@ class ShardBatches : public BatchSource {
   uint64_t order_epoch_ = ~0ull;
 };
 
-// Non-empty lines of a text file, tokenised (BOS added), right-padded, truncated to max_len.
+// Non-empty lines of a text file, tokenised (BOS added), right-padded to the batch's longest, truncated to
+// max_len. With `group_by_length`, every kGroup consecutive batches draw their texts from one slice of the
+// epoch's permutation sorted by length, and take the sorted runs in a seeded order: a batch pads to texts
+// of about its own length (SimCSE's sentences run from a few tokens to a hundred, so a random batch is
+// mostly padding), while which texts an epoch sees is unchanged.
 class TextBatches : public BatchSource {
  public:
+  static constexpr int kGroup = 16;    // batches per length-sorted slice
+
   TextBatches(const std::filesystem::path& file, std::shared_ptr<const text::Tokenizer> tokenizer, int batch_size,
-              int max_len, uint64_t seed)
+              int max_len, uint64_t seed, bool group_by_length = false)
       : tokenizer_(std::move(tokenizer)), batch_size_(batch_size), max_len_(max_len), seed_(seed) {
     std::ifstream in(file);
     if (!in) fail(file, "cannot open");
     for (std::string line; std::getline(in, line);)
       if (line.find_first_not_of(" \t\r") != std::string::npos) lines_.push_back(line);
     if (lines_.empty()) fail(file, "no text (the file has no non-empty line)");
+    if (group_by_length)
+      for (const auto& line : lines_) lengths_.push_back(tokenizer_->encode(line, /*add_bos=*/true).size());
   }
   size_t units() const override { return lines_.size(); }
   TokenBatch batch(uint64_t index) override {
     std::vector<std::string> texts;
-    for (size_t u : detail::batch_units(index, batch_size_, units(), seed_, order_, order_epoch_)) texts.push_back(lines_[u]);
+    for (size_t u : units_of(index)) texts.push_back(lines_[u]);
     return tokenizer_->encode_batch(texts, max_len_);
   }
 
  private:
+  std::vector<size_t> units_of(uint64_t index) {
+    if (lengths_.empty()) return detail::batch_units(index, batch_size_, units(), seed_, order_, order_epoch_);
+    const uint64_t group = index / kGroup;
+    std::vector<size_t> slice = detail::batch_units(group, batch_size_ * kGroup, units(), seed_, order_, order_epoch_);
+    std::stable_sort(slice.begin(), slice.end(), [&](size_t a, size_t b) { return lengths_[a] < lengths_[b]; });
+    std::array<int, kGroup> runs;
+    std::iota(runs.begin(), runs.end(), 0);
+    std::mt19937_64 rng(seed_ * 7919ull + group);
+    for (int i = kGroup; i > 1; --i) std::swap(runs[size_t(i - 1)], runs[size_t(rng() % uint64_t(i))]);
+    const auto begin = slice.begin() + long(runs[index % kGroup]) * batch_size_;
+    return {begin, begin + batch_size_};
+  }
+
   std::shared_ptr<const text::Tokenizer> tokenizer_;
   std::vector<std::string> lines_;
+  std::vector<size_t> lengths_;        // tokens per line, when grouping by length
   int batch_size_, max_len_;
   uint64_t seed_;
   std::vector<size_t> order_;
