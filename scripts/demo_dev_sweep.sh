@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Reruns the search that chose the demo's MNTP and SimCSE settings, on the dev set only
-# (docs/demo.md, "How the settings were chosen"). Needs a finished demo folder for its data and its
-# NTP-pretrained decoder:  bash scripts/demo_dev_sweep.sh out/demo [sweep-folder]
+# Reruns the search that chose the --from-scratch demo's MNTP and SimCSE settings, on the dev set only
+# (docs/demo.md, "How the settings were chosen"). Needs a finished `bg2vec demo --from-scratch` folder for
+# its data and its NTP-pretrained decoder:  bash scripts/demo_dev_sweep.sh out/demo-scratch [sweep-folder]
 # Prints one line per variant: its name and nDCG@10 on dev-fragments (mean pooling, BOS not pooled).
 set -euo pipefail
 demo=${1:?usage: demo_dev_sweep.sh DEMO_DIR [OUT_DIR]}
