@@ -53,11 +53,11 @@ namespace detail {
 
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
-// Per-thread tiles, allocated once at full tile size; a tile at the sequence's edge uses a corner.
+// The forward pass's per-thread tiles, allocated once at full tile size; a tile at the sequence's edge
+// uses a corner.
 template <class Tiles>
 struct AttentionScratch {
-  Matrix S{Tiles::queries, Tiles::keys}, P{Tiles::queries, Tiles::keys}, dP{Tiles::queries, Tiles::keys},
-      Z{Tiles::queries, Tiles::keys};
+  Matrix S{Tiles::queries, Tiles::keys}, P{Tiles::queries, Tiles::keys}, Z{Tiles::queries, Tiles::keys};
   Vector m{Tiles::queries}, l{Tiles::queries}, m_new{Tiles::queries}, shift{Tiles::queries}, alpha{Tiles::queries};
 };
 
@@ -66,6 +66,12 @@ inline void tile_scores(const Eigen::Ref<const Matrix>& Q, const Eigen::Ref<cons
                         const std::optional<float>& cap, Eigen::Ref<Matrix> S) {
   S.noalias() = (Q * K.transpose()) * scale;
   softcap_forward(S, cap);
+}
+
+// P(i, :) = exp(S(i, :) - c(i)), row by row: Eigen vectorises the exp of a row minus a scalar, not of a
+// row-major tile minus a broadcast column (which falls back to scalar expf).
+inline void exp_rows(const Eigen::Ref<const Matrix>& S, const Eigen::Ref<const Vector>& c, Eigen::Ref<Matrix> P) {
+  for (Eigen::Index i = 0; i < S.rows(); ++i) P.row(i) = (S.row(i).array() - c(i)).exp().matrix();
 }
 
 // Sets the entries of the tile (queries q0.., keys k0..) that row b's queries do not see to `value`.
@@ -125,7 +131,7 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
       // its exponentials being masked to 0 below.
       m_new = m.cwiseMax(S.rowwise().maxCoeff());
       shift = (m_new.array() == detail::kMinusInf).select(0.0f, m_new.array()).matrix();
-      Pt = (S.array().colwise() - shift.array()).exp().matrix();
+      detail::exp_rows(S, shift, Pt);
       if (cover == Cover::Some) Pt = (S.array() == detail::kMinusInf).select(0.0f, Pt.array()).matrix();
       alpha = (m - shift).array().exp().matrix();      // e^(m - m'), 0 while m = -inf (l and O are 0 then)
       l = alpha.cwiseProduct(l) + Pt.rowwise().sum();
@@ -136,7 +142,7 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
         detail::dropout_tile(dropout, stream, bh, T, q0, k0, Z);
         Pt = Pt.cwiseProduct(Z);
       }
-      O.array().colwise() *= alpha.array();
+      for (int i = 0; i < rows; ++i) O.row(i) *= alpha(i);
       O.noalias() += Pt * v.block(row0 + k0, g * d, cols, d);
     }
     for (int i = 0; i < rows; ++i) {
@@ -149,12 +155,16 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
 }
 
 // Given out and lse from the forward pass and d_out, the gradient of `out`, with P = e^(S - lse)
-// recomputed per tile, Z the dropout factors and D = rowsum(dO * out) (= rowsum(P * dP), since
-// out = (P Z) V):  dV += (P Z)^T dO;  dP = (dO V^T) Z;  dS = P * (dP - D), times cap's derivative
-// 1 - (S / cap)^2;  dQ = s dS K;  dK += s dS^T Q.
-// Hidden pairs have P = 0 and so get no gradient. The query heads of one kv head add into the same
-// dK, dV rows, so the parallel loop runs over (batch, kv head), longest rows first, and the group's
-// heads in turn: every output element has one writer, and the sums run in a fixed order.
+// recomputed, Z the dropout factors and D = rowsum(dO * out) (= rowsum(P * dP), since out = (P Z) V):
+//   dV += (P Z)^T dO;  dP = (dO V^T) Z;  dS = P * (dP - D), times cap's derivative 1 - (S / cap)^2;
+//   dQ += s dS K;  dK += s dS^T Q.
+// One key tile at a time against a strip of query rows: the query tiles from the first to the last
+// that the tile's keys are visible to (Some tiles masked), limited to the rows with a gradient (padding's
+// have none). A strip rather than a tile of queries: five products of strip x tile x d amortise the
+// packing a tile-by-tile product pays per call. Hidden pairs have P = 0 and so get no gradient. The query
+// heads of one kv head add into the same dK, dV rows, so the parallel loop runs over (batch, kv head),
+// longest rows first, and the group's heads in turn: every output element has one writer, and the sums
+// run in a fixed order.
 template <AttentionPolicy P, class Tiles = AttentionTiles>
 void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
                         const Eigen::Ref<const Matrix>& v, const Eigen::Ref<const Matrix>& out,
@@ -178,52 +188,64 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
     auto dV = dv.block(row0, g * d, T, d);
     dK.setZero();
     dV.setZero();
-    thread_local detail::AttentionScratch<Tiles> s;
+    thread_local Matrix S, Pm, dP, Z;                  // [strip, key tile], at most [T, keys]
     thread_local Vector D;
+    for (Matrix* m : {&S, &Pm, &dP, &Z})
+      if (m->rows() < T) m->resize(T, Tiles::keys);
     for (int h = g * group; h < (g + 1) * group; ++h) {
       const int bh = b * shape.heads + h;
+      const auto Q = q.block(row0, h * d, T, d);
       const auto dO = d_out.block(row0, h * d, T, d);
       auto dQ = dq.block(row0, h * d, T, d);
       dQ.setZero();
-      // The query rows with a gradient: [q_lo, q_hi) (padding's rows have none).
+      // The query rows with a gradient: [q_lo, q_hi).
       int q_lo = 0, q_hi = T;
       while (q_lo < T && dO.row(q_lo).isZero(0)) ++q_lo;
       while (q_hi > q_lo && dO.row(q_hi - 1).isZero(0)) --q_hi;
       D = dO.cwiseProduct(out.block(row0, h * d, T, d)).rowwise().sum();
       for (int k0 = padding.first(b); k0 < padding.end(b); k0 += Tiles::keys) {
         const int cols = std::min(Tiles::keys, padding.end(b) - k0);
+        // The strip [r0, r1): query tiles (of Tiles::queries rows from q_lo) that see any of these keys.
+        int r0 = q_hi, r1 = q_lo;
+        for (int t0 = q_lo; t0 < q_hi; t0 += Tiles::queries) {
+          const int t1 = std::min(t0 + Tiles::queries, q_hi);
+          if (tile_cover<P>(padding, b, t0, t1, k0, k0 + cols, shape.sliding_window) == Cover::None) continue;
+          r0 = std::min(r0, t0);
+          r1 = t1;
+        }
+        if (r0 >= r1) continue;
+        const int rows = r1 - r0;
         const auto K = k.block(row0 + k0, g * d, cols, d);
         const auto V = v.block(row0 + k0, g * d, cols, d);
-        auto dKt = dK.middleRows(k0, cols);
-        auto dVt = dV.middleRows(k0, cols);
-        for (int q0 = q_lo; q0 < q_hi; q0 += Tiles::queries) {
-          const int rows = std::min(Tiles::queries, q_hi - q0);
-          const Cover cover = tile_cover<P>(padding, b, q0, q0 + rows, k0, k0 + cols, shape.sliding_window);
-          if (cover == Cover::None) continue;
-          const auto Q = q.block(row0 + q0, h * d, rows, d);
-          const auto dOt = dO.middleRows(q0, rows);
-          auto S = s.S.topLeftCorner(rows, cols);
-          auto Pt = s.P.topLeftCorner(rows, cols);
-          auto dP = s.dP.topLeftCorner(rows, cols);
-          detail::tile_scores(Q, K, scale, shape.softcap, S);
-          Pt = (S.array().colwise() - lse.segment(Eigen::Index(bh) * T + q0, rows).array()).exp().matrix();
-          if (cover == Cover::Some) detail::mask_tile<P>(batch, b, q0, k0, shape.sliding_window, 0.0f, Pt);
-          dP.noalias() = dOt * V.transpose();
-          if (dropout.active()) {
-            auto Z = s.Z.topLeftCorner(rows, cols);
-            detail::dropout_tile(dropout, stream, bh, T, q0, k0, Z);
-            dVt.noalias() += Pt.cwiseProduct(Z).transpose() * dOt;
-            dP = dP.cwiseProduct(Z);
-          } else {
-            dVt.noalias() += Pt.transpose() * dOt;
-          }
-          // dS = P * (dP - D), written over dP entry by entry.
-          dP = Pt.cwiseProduct((dP.array().colwise() - D.segment(q0, rows).array()).matrix());
-          if (shape.softcap) dP.array() *= 1.0f - (S.array() / *shape.softcap).square();
-          const auto& dS = dP;
-          dQ.middleRows(q0, rows).noalias() += (dS * K) * scale;
-          dKt.noalias() += (dS.transpose() * Q) * scale;
+        const auto Qs = Q.middleRows(r0, rows);
+        const auto dOs = dO.middleRows(r0, rows);
+        auto St = S.topLeftCorner(rows, cols);
+        auto Pt = Pm.topLeftCorner(rows, cols);
+        auto dPt = dP.topLeftCorner(rows, cols);
+        detail::tile_scores(Qs, K, scale, shape.softcap, St);
+        detail::exp_rows(St, lse.segment(Eigen::Index(bh) * T + r0, rows), Pt);
+        for (int t0 = r0; t0 < r1; t0 += Tiles::queries) {   // zero what the policy, window, padding hide
+          const int t1 = std::min(t0 + Tiles::queries, r1);
+          if (tile_cover<P>(padding, b, t0, t1, k0, k0 + cols, shape.sliding_window) != Cover::All)
+            detail::mask_tile<P>(batch, b, t0, k0, shape.sliding_window, 0.0f, Pt.middleRows(t0 - r0, t1 - t0));
         }
+        dPt.noalias() = dOs * V.transpose();
+        if (dropout.active()) {
+          auto Zt = Z.topLeftCorner(rows, cols);
+          detail::dropout_tile(dropout, stream, bh, T, r0, k0, Zt);
+          dV.middleRows(k0, cols).noalias() += Pt.cwiseProduct(Zt).transpose() * dOs;
+          dPt = dPt.cwiseProduct(Zt);
+        } else {
+          dV.middleRows(k0, cols).noalias() += Pt.transpose() * dOs;
+        }
+        // s dS = s P * (dP - D), written over dP entry by entry (s here: `+= (dS * K) * s` would make
+        // Eigen evaluate the product coefficient by coefficient instead of as a GEMM).
+        for (int i = 0; i < rows; ++i)
+          dPt.row(i) = Pt.row(i).cwiseProduct((dPt.row(i).array() - D(r0 + i)).matrix()) * scale;
+        if (shape.softcap) dPt.array() *= 1.0f - (St.array() / *shape.softcap).square();
+        const auto& dS = dPt;
+        dQ.middleRows(r0, rows).noalias() += dS * K;
+        dK.middleRows(k0, cols).noalias() += dS.transpose() * Qs;
       }
     }
   }
