@@ -1,9 +1,11 @@
 // The `bg2vec encode` and `bg2vec inspect` contracts, run as a user would run them.
 #include <bg2vec/io/safetensors.hpp>
+#include <bg2vec/nn/memory_estimate.hpp>
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "support.hpp"
 
@@ -128,4 +130,69 @@ TEST_CASE("inspect describes a Gemma-3 folder: q/k norms, both rotary bases, the
         std::string::npos);
   CHECK(r.output.find("soft-caps: attention none, logits none") != std::string::npos);
   CHECK(r.output.find("tied to lm_head") != std::string::npos);
+}
+
+namespace {
+
+// The bytes of inspect's memory line that starts with `what` ("  encode    1234 B (...)").
+double memory_line(const std::string& output, const std::string& what) {
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("  " + what, 0) != 0) continue;
+    const std::string rest = line.substr(2 + what.size());
+    const size_t digits = rest.find_first_of("0123456789");
+    REQUIRE_MESSAGE(digits != std::string::npos, line);
+    return std::stod(rest.substr(digits));
+  }
+  FAIL("no line '  " << what << "' in:\n" << output);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("inspect estimates the memory of encoding and of a step for the chosen compute type") {
+  test::TempDir dir("cli-inspect-memory");
+  const std::string shape = " --batch 4 --seq-len 64";
+  const test::CliRun f32 = test::run_cli("inspect --model " + kModel + shape + " --compute f32", dir);
+  const test::CliRun bf16 = test::run_cli("inspect --model " + kModel + shape + " --compute bf16", dir);
+  REQUIRE_MESSAGE(f32.status == 0, f32.output);
+  REQUIRE_MESSAGE(bf16.status == 0, bf16.output);   // an estimate for bf16 needs no AVX512-BF16
+  CHECK(f32.output.find("memory estimate  f32 (float32 weights), batch 4 x 64") != std::string::npos);
+  CHECK(bf16.output.find("memory estimate  bf16 (float32 master weights + bf16 packed copies") != std::string::npos);
+  const io::ModelConfig c = io::load_config(kModel);
+  for (const test::CliRun* r : {&f32, &bf16}) {
+    const double encode = memory_line(r->output, "encode"), full = memory_line(r->output, "MNTP step, full"),
+                 lora = memory_line(r->output, "MNTP step, LoRA r16"), ram = memory_line(r->output, "RAM of this machine");
+    CHECK(encode >= 4.0 * double(ParameterLayout(c).total()));   // at least the float32 weights
+    CHECK(full > encode);
+    CHECK(lora > encode);
+    CHECK(lora < full);
+    CHECK(ram > full);
+    CHECK(r->output.find("encode fits, full step fits, LoRA step fits") != std::string::npos);
+  }
+  // bf16 adds the packed copies of the projections (and the kernel's bf16 copy of its input) to the same run.
+  CHECK(memory_line(bf16.output, "encode") - memory_line(f32.output, "encode") ==
+        doctest::Approx(memory::packed_projection_bytes(c, backend::Compute::Bf16, false) +
+                        memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 64, false)));
+  CHECK(memory_line(bf16.output, "MNTP step, full") > memory_line(f32.output, "MNTP step, full"));
+  // Larger batches need more; a rank-64 adapter more than a rank-16 one.
+  const test::CliRun larger = test::run_cli("inspect --model " + kModel + " --batch 8 --seq-len 64 --compute f32 --lora-rank 64", dir);
+  REQUIRE_MESSAGE(larger.status == 0, larger.output);
+  CHECK(memory_line(larger.output, "encode") > memory_line(f32.output, "encode"));
+  CHECK(memory_line(larger.output, "MNTP step, LoRA r64") > memory_line(f32.output, "MNTP step, LoRA r16"));
+
+  const test::CliRun bad = test::run_cli("inspect --model " + kModel + " --compute fp8", dir);
+  CHECK(bad.status != 0);
+  CHECK(bad.output.find("unknown compute type 'fp8'") != std::string::npos);
+}
+
+TEST_CASE("inspect takes a folder with only config.json: shapes and the memory estimate") {
+  test::TempDir dir("cli-inspect-config-only");
+  std::filesystem::create_directories(dir.path / "model");
+  std::filesystem::copy_file(kModel + "/config.json", dir.path / "model" / "config.json");
+  const test::CliRun r = test::run_cli("inspect --model " + (dir.path / "model").string() + " --compute f32", dir);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(r.output.find("config.json only") != std::string::npos);
+  CHECK(r.output.find("parameters       135488") != std::string::npos);
+  CHECK(memory_line(r.output, "encode") > 0);
 }

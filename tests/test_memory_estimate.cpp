@@ -1,0 +1,96 @@
+// nn/memory_estimate.hpp against the buffers it mirrors: the Activations arena, the bf16 packings of
+// backend::Projections, the LoRA layout; and the relations inspect relies on (bf16 = f32 + the packed copies,
+// a step needs more than encoding, LoRA less than full fine-tuning).
+#include "support.hpp"
+
+#include <bg2vec/backend/projections.hpp>
+#include <bg2vec/nn/memory_estimate.hpp>
+#include <bg2vec/nn/model.hpp>
+#include <bg2vec/train/init.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace bg2vec;
+
+TEST_CASE_TEMPLATE("the activation estimate is the arena Activations allocates", F, test::MistralDev, test::Gemma2Dev,
+                   test::Gemma3Dev) {
+  const io::ModelConfig c = io::load_config(test::fixture(std::string("hf/") + F::name));
+  for (const ActivationMemory m : {ActivationMemory::OneLayer, ActivationMemory::AllLayers, ActivationMemory::LayerInputs})
+    for (const auto& [B, T] : {std::pair{1, 1}, {3, 7}, {4, 16}}) {
+      CAPTURE(int(m));
+      CAPTURE(B);
+      CAPTURE(T);
+      const Activations acts(c, B, T, m);
+      // If this fails, Activations changed its buffers: update memory::activation_floats to match.
+      CHECK(4 * memory::activation_floats(c, B, T, m) == doctest::Approx(double(acts.bytes())));
+    }
+}
+
+TEST_CASE_TEMPLATE("the packed-bytes estimate is what the bf16 packing allocates", F, test::MistralDev, test::Gemma2Dev,
+                   test::Gemma3Dev) {
+  Model model(io::load_config(test::fixture(std::string("hf/") + F::name)));
+  train::initialise(model, 1);
+  const auto& c = model.config();
+  // Every projection, both packings (PackedB itself is plain C++: it runs on any CPU).
+  double forward = 0, backward = 0;
+  for (const auto& layer : model.weights().layers)
+    for (const MatrixView* w : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down}) {
+      const auto f = backend::cpu::PackedB::for_x_wt(*w), b = backend::cpu::PackedB::for_x_w(*w);
+      CHECK(memory::packed_bf16_bytes(w->cols(), w->rows()) == double(f.bytes()));
+      CHECK(memory::packed_bf16_bytes(w->rows(), w->cols()) == double(b.bytes()));
+      forward += double(f.bytes());
+      backward += double(b.bytes());
+    }
+  CHECK(memory::packed_projection_bytes(c, backend::Compute::Bf16, false) == forward);
+  CHECK(memory::packed_projection_bytes(c, backend::Compute::Bf16, true) == forward + backward);
+  CHECK(memory::packed_projection_bytes(c, backend::Compute::F32, true) == 0);
+  // The lm_head's copies (packed by a token-prediction loss on first use).
+  const auto& head = model.weights().lm_head;
+  CHECK(memory::packed_lm_head_bytes(c, backend::Compute::Bf16, false) == double(backend::cpu::PackedB::for_x_wt(head).bytes()));
+  CHECK(memory::packed_lm_head_bytes(c, backend::Compute::Bf16, true) ==
+        double(backend::cpu::PackedB::for_x_wt(head).bytes() + backend::cpu::PackedB::for_x_w(head).bytes()));
+  CHECK(memory::packed_lm_head_bytes(c, backend::Compute::F32, true) == 0);
+  if (backend::cpu::has_avx512_bf16()) {   // and the Projections the decoder really uses
+    CHECK(double(backend::Projections(model.weights(), backend::Compute::Bf16).packed_bytes()) == forward);
+    CHECK(double(backend::Projections(model.weights(), backend::Compute::Bf16, true).packed_bytes()) == forward + backward);
+  }
+}
+
+TEST_CASE("inference and step estimates: their parts add up and order as they must") {
+  const io::ModelConfig c = io::load_config(test::fixture("hf/mistral-dev"));
+  const double P = double(ParameterLayout(c).total());
+  const auto f32 = memory::inference(c, backend::Compute::F32, 4, 32), bf16 = memory::inference(c, backend::Compute::Bf16, 4, 32);
+  CHECK(bf16.peak() - f32.peak() ==
+        doctest::Approx(memory::packed_projection_bytes(c, backend::Compute::Bf16, false) +
+                        memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 32, false)));
+  CHECK(f32.peak() == doctest::Approx(4 * P + 4 * memory::activation_floats(c, 4, 32, ActivationMemory::OneLayer)));
+  // A mapped file counts while it is read; the peak is the larger phase.
+  const auto from_file = memory::inference(c, backend::Compute::F32, 4, 32, 1e9);
+  CHECK(from_file.peak() == doctest::Approx(4 * P + 1e9));
+  CHECK(from_file.peak_phase().name == "load");
+
+  memory::StepShape full;
+  full.batch = 4;
+  full.seq_len = 32;
+  memory::StepShape lora = full;
+  lora.lora = true;
+  for (const auto compute : {backend::Compute::F32, backend::Compute::Bf16}) {
+    CAPTURE(std::string(backend::compute_name(compute)));
+    const auto step_full = memory::training(c, compute, full), step_lora = memory::training(c, compute, lora);
+    const auto encode = memory::inference(c, compute, 4, 32);
+    CHECK(step_full.peak() > encode.peak());
+    CHECK(step_lora.peak() > encode.peak());
+    CHECK(step_lora.peak() < step_full.peak());
+    // Full fine-tuning keeps weights, gradients and two AdamW moments of every parameter: at least 16 bytes each.
+    CHECK(step_full.peak() > 16 * P);
+    memory::StepShape checkpointed = full;
+    checkpointed.memory = ActivationMemory::LayerInputs;
+    CHECK(memory::training(c, compute, checkpointed).peak() < step_full.peak());
+  }
+  const double adapter = double(LoraLayout(c, LoraConfig{}).total());
+  const auto lora_f32 = memory::training(c, backend::Compute::F32, lora);
+  double kept = 0;
+  for (const auto& item : lora_f32.phases[1].items)
+    if (item.what.find("gradients") != std::string::npos || item.what.find("AdamW") != std::string::npos) kept += item.bytes;
+  CHECK(kept == 12 * adapter);
+}
