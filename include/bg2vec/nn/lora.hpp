@@ -152,37 +152,95 @@ class LoraAdapter {
 
 namespace layers {
 
-// x_d = dropout(x) (a copy only when dropout is active).
-inline const Matrix& lora_dropped_input(const Eigen::Ref<const Matrix>& x, const Dropout& dropout, uint64_t stream, Matrix& scratch) {
-  scratch = x;
-  if (dropout.active())
-    for (Eigen::Index i = 0; i < scratch.size(); ++i) scratch.data()[i] *= dropout.factor(stream, uint64_t(i));
-  return scratch;
+// LoRA's products go over blocks of kLoraRowBlock rows, the blocks shared out among the OpenMP threads: a block's
+// dropped-out input (and, backward, the gradient through the adapter) stays in cache between the products that
+// read it, its mask is drawn once for both, and the buffers are a block's size, where whole [N, in] copies were
+// fresh (page-faulted) allocations on every call. The weight gradients are summed per block, then in block
+// order: the same result for any thread count.
+inline constexpr Eigen::Index kLoraRowBlock = 128;
+
+namespace detail {
+
+// Rows [r0, r0 + xd.rows()) of dropout(x) into xd, and the factors into mask (element (r, j) of x is index
+// r * in + j of the stream, as a whole-matrix dropout would number it).
+inline void lora_dropped_rows(const Eigen::Ref<const Matrix>& x, Eigen::Index r0, const Dropout& dropout, uint64_t stream,
+                              Matrix& xd, Matrix& mask) {
+  const Eigen::Index in = x.cols();
+  const Dropout d = dropout;   // a local: the stores into mask cannot alias it, so the loop vectorises
+  for (Eigen::Index i = 0; i < xd.rows(); ++i) {
+    const uint64_t first = uint64_t(r0 + i) * uint64_t(in);
+    float* m = mask.row(i).data();
+    for (Eigen::Index j = 0; j < in; ++j) m[j] = d.factor(stream, first + uint64_t(j));
+  }
+  xd = x.middleRows(r0, xd.rows()).cwiseProduct(mask);
 }
+
+}  // namespace detail
 
 // y += s * dropout(x) A^T B^T
 inline void lora_forward(const Eigen::Ref<const Matrix>& x, const LoraTensors::Pair& w, float scaling, const Dropout& dropout,
                          uint64_t stream, Eigen::Ref<Matrix> y) {
-  Matrix xd, u;
-  u.noalias() = lora_dropped_input(x, dropout, stream, xd) * w.A.transpose();
-  y.noalias() += (scaling * u) * w.B.transpose();
+  if (!dropout.active()) {                                     // no copy of x: u = x A^T, [N, r]
+    const Matrix u = scaling * (x * w.A.transpose());
+    y.noalias() += u * w.B.transpose();
+    return;
+  }
+  const Eigen::Index N = x.rows(), blocks = (N + kLoraRowBlock - 1) / kLoraRowBlock;
+#pragma omp parallel if (blocks > 1)
+  {
+    Matrix xd, mask, u;
+#pragma omp for schedule(static)
+    for (Eigen::Index b = 0; b < blocks; ++b) {
+      const Eigen::Index r0 = b * kLoraRowBlock, n = std::min(kLoraRowBlock, N - r0);
+      xd.resize(n, x.cols());
+      mask.resize(n, x.cols());
+      detail::lora_dropped_rows(x, r0, dropout, stream, xd, mask);
+      u.noalias() = scaling * (xd * w.A.transpose());
+      y.middleRows(r0, n).noalias() += u * w.B.transpose();
+    }
+  }
 }
 
 // The backward above; dA, dB may be null (a frozen adapter still passes the gradient to x).
 inline void lora_backward(const Eigen::Ref<const Matrix>& x, const LoraTensors::Pair& w, float scaling, const Dropout& dropout,
                           uint64_t stream, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dx, LoraTensors::Pair* grad) {
-  Matrix xd, u, du, dxd;
-  const Matrix& xdrop = lora_dropped_input(x, dropout, stream, xd);
-  du.noalias() = (scaling * dy) * w.B;                          // [N, r]
-  if (grad) {
-    u.noalias() = xdrop * w.A.transpose();
-    grad->B.noalias() += (scaling * dy.transpose()) * u;
-    grad->A.noalias() += du.transpose() * xdrop;
+  const Eigen::Index N = x.rows(), in = x.cols(), out = dy.cols(), r = w.A.rows();
+  const Eigen::Index blocks = (N + kLoraRowBlock - 1) / kLoraRowBlock;
+  // Per-block weight gradients: dA_b [r, in] and dB_b [out, r] side by side in one row per block.
+  Matrix partial(grad ? blocks : 0, r * in + out * r);
+#pragma omp parallel if (blocks > 1)
+  {
+    Matrix xd, mask, u, du, dxd;
+#pragma omp for schedule(static)
+    for (Eigen::Index b = 0; b < blocks; ++b) {
+      const Eigen::Index r0 = b * kLoraRowBlock, n = std::min(kLoraRowBlock, N - r0);
+      if (dropout.active()) {
+        xd.resize(n, in);
+        mask.resize(n, in);
+        detail::lora_dropped_rows(x, r0, dropout, stream, xd, mask);
+      }
+      const Eigen::Ref<const Matrix> xin = dropout.active() ? Eigen::Ref<const Matrix>(xd) : x.middleRows(r0, n);
+      const auto dy_b = dy.middleRows(r0, n);
+      du.noalias() = scaling * (dy_b * w.B);                   // [n, r]
+      if (grad) {
+        u.noalias() = xin * w.A.transpose();
+        MatrixView dA(partial.row(b).data(), r, in), dB(partial.row(b).data() + r * in, out, r);
+        dB.noalias() = scaling * (dy_b.transpose() * u);
+        dA.noalias() = du.transpose() * xin;
+      }
+      if (dropout.active()) {
+        dxd.noalias() = du * w.A;
+        dx.middleRows(r0, n) += dxd.cwiseProduct(mask);
+      } else {
+        dx.middleRows(r0, n).noalias() += du * w.A;
+      }
+    }
   }
-  dxd.noalias() = du * w.A;
-  if (dropout.active())
-    for (Eigen::Index i = 0; i < dxd.size(); ++i) dxd.data()[i] *= dropout.factor(stream, uint64_t(i));
-  dx += dxd;
+  if (!grad) return;
+  for (Eigen::Index b = 0; b < blocks; ++b) {
+    grad->A += MatrixView(partial.row(b).data(), r, in);
+    grad->B += MatrixView(partial.row(b).data() + r * in, out, r);
+  }
 }
 
 }  // namespace layers
