@@ -230,6 +230,40 @@ TEST_CASE("LoRA backward: input, A and B, with dropout") {
   CHECK(fd_error(p->B.data(), size_t(p->B.size()), g.find(0, kQ)->B.data(), loss) < kTolerance);
 }
 
+TEST_CASE("LoRA over several row blocks (and threads) gives the whole-matrix formulas, with and without dropout") {
+  io::ModelConfig c;
+  c.hidden_size = 6; c.intermediate_size = 8; c.num_layers = 1; c.num_heads = 2; c.num_kv_heads = 1; c.head_dim = 2;
+  c.architecture = "MistralForCausalLM";
+  LoraAdapter adapter(c, LoraConfig{3, 6, 0.25f, {"q_proj"}});
+  adapter.initialise(1);
+  std::mt19937_64 rng(2);
+  for (float& x : adapter.parameters()) x += 0.1f * float(rng() % 100) / 100.0f;
+  const LoraTensors::Pair& w = *adapter.tensors().find(0, kQ);
+  const Eigen::Index N = 2 * layers::kLoraRowBlock + 44;   // three blocks, the last one short
+  const Matrix x = random_matrix(N, 6, 4), dy = random_matrix(N, 4, 5);
+  const float s = 2.0f;
+  for (const float p : {0.0f, 0.25f}) {
+    CAPTURE(p);
+    const Dropout dropout{p, 3};
+    Matrix mask(N, 6);
+    for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = dropout.active() ? dropout.factor(9, uint64_t(i)) : 1.0f;
+    const Matrix xd = x.cwiseProduct(mask), du = s * (dy * w.B);
+    const Matrix y_ref = s * (xd * w.A.transpose()) * w.B.transpose();
+    const Matrix dA_ref = du.transpose() * xd, dB_ref = s * (dy.transpose() * (xd * w.A.transpose()));
+    const Matrix dx_ref = (du * w.A).cwiseProduct(mask);
+    Matrix y = Matrix::Zero(N, 4), dx = Matrix::Zero(N, 6);
+    layers::lora_forward(x, w, s, dropout, 9, y);
+    std::vector<float> grad(adapter.layout().total(), 0.0f);
+    LoraTensors g(c, adapter.layout(), grad.data());
+    layers::lora_backward(x, w, s, dropout, 9, dy, dx, g.find(0, kQ));
+    auto close = [](const auto& a, const auto& b) { return (a - b).cwiseAbs().maxCoeff() <= 1e-5 * b.cwiseAbs().maxCoeff(); };
+    CHECK(close(y, y_ref));
+    CHECK(close(dx, dx_ref));
+    CHECK(close(g.find(0, kQ)->A, dA_ref));
+    CHECK(close(g.find(0, kQ)->B, dB_ref));
+  }
+}
+
 TEST_CASE_TEMPLATE("activation checkpointing gives the same gradients as keeping every layer", F, test::MistralDev,
                    test::Gemma2Dev, test::Gemma3Dev) {
   Model model = load_model(test::fixture(std::string("hf/") + F::name));
