@@ -64,10 +64,13 @@ TEST_CASE("inference and step estimates: their parts add up and order as they mu
         doctest::Approx(memory::packed_projection_bytes(c, backend::Compute::Bf16, false) +
                         memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 32, false)));
   CHECK(f32.peak() == doctest::Approx(4 * P + 4 * memory::activation_floats(c, 4, 32, ActivationMemory::OneLayer)));
-  // A mapped file counts while it is read; the peak is the larger phase.
+  // A mapped file counts while it is read, and load_model's returned copy while it is made (a GGUF file is still
+  // mapped then); the peak is the largest phase.
   const auto from_file = memory::inference(c, backend::Compute::F32, 4, 32, 1e9);
   CHECK(from_file.peak() == doctest::Approx(4 * P + 1e9));
   CHECK(from_file.peak_phase().name == "load");
+  CHECK(memory::inference(c, backend::Compute::F32, 4, 32, 1e9, /*gguf=*/true).peak() == doctest::Approx(8 * P + 1e9));
+  CHECK(memory::inference(c, backend::Compute::F32, 4, 32, 1.0, false).phases[1].bytes() == doctest::Approx(8 * P));
 
   memory::StepShape full;
   full.batch = 4;

@@ -11,6 +11,10 @@
 //                    layer's (or every layer's input, with checkpointing) for training;
 //   file             the model file, memory-mapped while load_model reads it (its pages count as resident
 //                    until it is closed, before anything below is allocated);
+//   load copy        load_model returns the Model by copy (Model has a copy constructor and no move constructor,
+//                    and no NRVO across its two branches), so for a moment the float32 weights exist twice, and
+//                    for a GGUF file while the file is still mapped (measured: Gemma-3-270M Q4_K_M peaks at
+//                    2 x 1023 MiB + 241 MiB while loading);
 // and for a step (train/trainer.hpp, train/objectives.hpp, nn/decoder.hpp, nn/cross_entropy.hpp, nn/lora.hpp):
 // the gradient buffer and AdamW's two moments (of what trains: all parameters, or the adapter), the adapter,
 // d_hidden, the backward pass's per-layer workspace, the lm_head's cross-entropy chunk, LoRA's temporaries,
@@ -142,17 +146,21 @@ struct Estimate {
   double peak() const { return peak_phase().bytes(); }
 };
 
-// Loading: the float32 parameters filled from the memory-mapped file (file_bytes: its size; 0 for a model
-// built in memory).
-inline Phase load_phase(const io::ModelConfig& c, double file_bytes) {
+// Loading (load_model): the float32 parameters filled from the memory-mapped file (file_bytes: its size; 0 for a
+// model built in memory, which has no load phase), then returned by copy: a GGUF file is still mapped then, a
+// folder's safetensors are closed before.
+inline std::vector<Phase> load_phases(const io::ModelConfig& c, double file_bytes, bool gguf) {
+  if (file_bytes <= 0) return {};
   const double P = double(ParameterLayout(c).total());
-  Phase p{"load", {{"weights (float32)", 4 * P}}};
-  if (file_bytes > 0) p.items.push_back({"model file (mapped while read)", file_bytes});
-  return p;
+  Phase read{"load", {{"weights (float32)", 4 * P}, {"model file (mapped while read)", file_bytes}}};
+  Phase copy{"load", {{"weights (float32)", 4 * P}, {"their copy as load_model returns", 4 * P}}};
+  if (gguf) copy.items.push_back({"model file (mapped while read)", file_bytes});
+  return {read, copy};
 }
 
 // Encoding a B x T batch (embed(): forward + pooling, no logits).
-inline Estimate inference(const io::ModelConfig& c, backend::Compute compute, int B, int T, double file_bytes = 0) {
+inline Estimate inference(const io::ModelConfig& c, backend::Compute compute, int B, int T, double file_bytes = 0,
+                          bool gguf = false) {
   const double P = double(ParameterLayout(c).total());
   Phase run{"encode", {{"weights (float32)", 4 * P}}};
   if (compute == backend::Compute::Bf16) {
@@ -160,7 +168,9 @@ inline Estimate inference(const io::ModelConfig& c, backend::Compute compute, in
     run.items.push_back({"bf16 GEMM input copy", gemm_scratch_bytes(c, compute, B, T, false)});
   }
   run.items.push_back({"activations (one layer)", 4 * activation_floats(c, B, T, ActivationMemory::OneLayer)});
-  return {{load_phase(c, file_bytes), run}};
+  Estimate e{load_phases(c, file_bytes, gguf)};
+  e.phases.push_back(run);
+  return e;
 }
 
 struct StepShape {
@@ -173,7 +183,8 @@ struct StepShape {
 };
 
 // One MNTP/NTP step (forward, lm_head cross-entropy, backward, optimizer; Trainer::step).
-inline Estimate training(const io::ModelConfig& c, backend::Compute compute, const StepShape& s, double file_bytes = 0) {
+inline Estimate training(const io::ModelConfig& c, backend::Compute compute, const StepShape& s, double file_bytes = 0,
+                         bool gguf = false) {
   const double P = double(ParameterLayout(c).total());
   const double adapter = s.lora ? double(LoraLayout(c, s.lora_config).total()) : 0;
   const double trainable = s.lora ? adapter : P;
@@ -204,7 +215,9 @@ inline Estimate training(const io::ModelConfig& c, backend::Compute compute, con
     std::erase_if(update.items, [](const Item& i) { return i.what.starts_with("bf16 packed lm_head"); });
     update.items.push_back({"bf16 repacking (new copies before the old are freed)", packed_projection_bytes(c, compute, true)});
   }
-  return {{load_phase(c, file_bytes), head, back, update}};
+  Estimate e{load_phases(c, file_bytes, gguf)};
+  for (Phase* p : {&head, &back, &update}) e.phases.push_back(std::move(*p));
+  return e;
 }
 
 }  // namespace bg2vec::memory
