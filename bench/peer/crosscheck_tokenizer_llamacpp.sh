@@ -36,29 +36,15 @@ fi
 mkdir -p "$work"
 cd "$work"
 
-# 1. llama.cpp's tokenizer tool, from the sources the PyPI package ships.
+# 1. llama.cpp's tokenizer tool, from the sources the PyPI package ships (bench/peer/llamacpp_build.sh).
+source "$repo/bench/peer/llamacpp_build.sh"
+JOBS=$jobs llamacpp_build "$work" "$work/llama-build" OFF llama-tokenize
 tokenize_bin="$work/llama-build/bin/llama-tokenize"
-if [[ ! -x $tokenize_bin ]]; then
-  sdist=$(ls llama_cpp_python-*.tar.gz 2>/dev/null | head -1 || true)
-  if [[ -z $sdist ]]; then
-    python3 -m pip download --no-deps --no-binary :all: llama-cpp-python -d "$work"
-    sdist=$(ls llama_cpp_python-*.tar.gz | head -1)
-  fi
-  src="$work/${sdist%.tar.gz}"
-  [[ -d $src ]] || tar xzf "$sdist"
-  cmake -S "$src/vendor/llama.cpp" -B "$work/llama-build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=ON \
-    -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF > "$work/llama-configure.log"
-  nice cmake --build "$work/llama-build" --target llama-tokenize -j"$jobs" > "$work/llama-build.log"
-fi
-echo "llama.cpp: $(ls -d "$work"/llama_cpp_python-*/ | head -1 | xargs basename) ($tokenize_bin)"
+echo "llama.cpp: $LLAMACPP_VERSION ($tokenize_bin)"
 
 # 2. Ours.
-ours="$work/gguf_token_ids"
-if [[ ! -x $ours || $repo/bench/peer/gguf_token_ids.cpp -nt $ours || -n $(find "$repo/include" -newer "$ours" -name '*.hpp' | head -1) ]]; then
-  nice g++ -std=c++20 -O2 -I"$repo/include" -I/usr/include/eigen3 "$repo/bench/peer/gguf_token_ids.cpp" -o "$ours" \
-    $(pkg-config --cflags --libs sentencepiece) -fopenmp
-fi
+gguf_token_ids_build "$repo" "$work"
+ours="$GGUF_TOKEN_IDS"
 
 # 3. The texts, one file each: Bulgarian Wikipedia sentences (every 7th of the shipped ones, every tenth
 # text three sentences over two lines) and English prose: the paragraphs and lines of the repository's
