@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -105,13 +106,17 @@ inline double lm_head_chunk_floats(const io::ModelConfig& c, double predictions,
   return rows * (double(c.vocab_size) + double(c.hidden_size) * (backward ? 2 : 1));
 }
 
-// Floats of the temporaries of one LoRA projection's backward (its largest input: dropped-out copy of x,
-// dx through the adapter, and the [N, r] products), as layers::lora_backward makes them.
+// Floats of LoRA's temporaries in one projection's backward (layers::lora_backward, blocks of kLoraRowBlock rows):
+// the per-block weight gradients [blocks, r * in + out * r] of the largest projection, the forward's u = x A^T
+// [N, r], and one block's dropped-out input, mask and dx (per thread; counted once).
 inline double lora_backward_floats(const io::ModelConfig& c, int B, int T, int rank) {
-  const double N = double(B) * T;
-  int64_t in = 0;
-  for (const auto& [i, o] : projection_shapes(c)) in = std::max(in, i);
-  return N * (2 * double(in) + 2 * rank);
+  const double N = double(B) * T, blocks = std::ceil(N / double(layers::kLoraRowBlock));
+  double worst = 0, in_max = 0;
+  for (const auto& [in, out] : projection_shapes(c)) {
+    worst = std::max(worst, double(rank) * double(in + out));
+    in_max = std::max(in_max, double(in));
+  }
+  return blocks * worst + N * rank + 3 * double(layers::kLoraRowBlock) * in_max;
 }
 
 // The bf16 GEMM's per-thread copy of A (grows to the largest product's rows x reduction; bf16).
