@@ -132,6 +132,7 @@ double relative(const Matrix& ours, const MatrixD& reference) {
 struct TinyTiles {                     // many tiles on small shapes; rectangular, so rows and columns differ
   static constexpr int queries = 4;
   static constexpr int keys = 3;
+  static constexpr int strip = 8;      // backward strips of two query tiles
 };
 
 // float32 against float64: sums of up to T products of unit-sized terms, so a few ulps of the largest gradient.

@@ -158,10 +158,10 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
 // recomputed, Z the dropout factors and D = rowsum(dO * out) (= rowsum(P * dP), since out = (P Z) V):
 //   dV += (P Z)^T dO;  dP = (dO V^T) Z;  dS = P * (dP - D), times cap's derivative 1 - (S / cap)^2;
 //   dQ += s dS K;  dK += s dS^T Q.
-// One key tile at a time against a strip of query rows: the query tiles from the first to the last
-// that the tile's keys are visible to (Some tiles masked), limited to the rows with a gradient (padding's
-// have none). A strip rather than a tile of queries: five products of strip x tile x d amortise the
-// packing a tile-by-tile product pays per call. Hidden pairs have P = 0 and so get no gradient. The query
+// One key tile at a time against strips of query rows: the query tiles from the first to the last that
+// the tile's keys are visible to (Some tiles masked), limited to the rows with a gradient (padding's have
+// none), cut into strips of Tiles::strip rows. Strips rather than tiles of queries: five products of
+// strip x tile x d amortise the packing a tile-by-tile product pays per call. Hidden pairs have P = 0 and so get no gradient. The query
 // heads of one kv head add into the same dK, dV rows, so the parallel loop runs over (batch, kv head),
 // longest rows first, and the group's heads in turn: every output element has one writer, and the sums
 // run in a fixed order.
@@ -171,6 +171,7 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
                         const Eigen::Ref<const Vector>& lse, const Eigen::Ref<const Matrix>& d_out,
                         const TokenBatch& batch, const AttentionShape& shape, Eigen::Ref<Matrix> dq,
                         Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv, const Dropout& dropout = {}, uint64_t stream = 0) {
+  static_assert(Tiles::strip % Tiles::queries == 0, "a strip is whole query tiles (their covers are the masks)");
   const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
   const float scale = shape.score_scale();
   const KeyPadding padding(batch);
@@ -188,10 +189,10 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
     auto dV = dv.block(row0, g * d, T, d);
     dK.setZero();
     dV.setZero();
-    thread_local Matrix S, Pm, dP, Z;                  // [strip, key tile], at most [T, keys]
+    thread_local Matrix S, Pm, dP, Z;                  // [strip, key tile]
     thread_local Vector D;
     for (Matrix* m : {&S, &Pm, &dP, &Z})
-      if (m->rows() < T) m->resize(T, Tiles::keys);
+      if (m->rows() < std::min(T, Tiles::strip)) m->resize(std::min(T, Tiles::strip), Tiles::keys);
     for (int h = g * group; h < (g + 1) * group; ++h) {
       const int bh = b * shape.heads + h;
       const auto Q = q.block(row0, h * d, T, d);
@@ -214,38 +215,41 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
           r1 = t1;
         }
         if (r0 >= r1) continue;
-        const int rows = r1 - r0;
         const auto K = k.block(row0 + k0, g * d, cols, d);
         const auto V = v.block(row0 + k0, g * d, cols, d);
-        const auto Qs = Q.middleRows(r0, rows);
-        const auto dOs = dO.middleRows(r0, rows);
-        auto St = S.topLeftCorner(rows, cols);
-        auto Pt = Pm.topLeftCorner(rows, cols);
-        auto dPt = dP.topLeftCorner(rows, cols);
-        detail::tile_scores(Qs, K, scale, shape.softcap, St);
-        detail::exp_rows(St, lse.segment(Eigen::Index(bh) * T + r0, rows), Pt);
-        for (int t0 = r0; t0 < r1; t0 += Tiles::queries) {   // zero what the policy, window, padding hide
-          const int t1 = std::min(t0 + Tiles::queries, r1);
-          if (tile_cover<P>(padding, b, t0, t1, k0, k0 + cols, shape.sliding_window) != Cover::All)
-            detail::mask_tile<P>(batch, b, t0, k0, shape.sliding_window, 0.0f, Pt.middleRows(t0 - r0, t1 - t0));
+        for (int c0 = r0; c0 < r1; c0 += Tiles::strip) {     // strips of at most Tiles::strip rows
+          const int c1 = std::min(c0 + Tiles::strip, r1);
+          const int rows = c1 - c0;
+          const auto Qs = Q.middleRows(c0, rows);
+          const auto dOs = dO.middleRows(c0, rows);
+          auto St = S.topLeftCorner(rows, cols);
+          auto Pt = Pm.topLeftCorner(rows, cols);
+          auto dPt = dP.topLeftCorner(rows, cols);
+          detail::tile_scores(Qs, K, scale, shape.softcap, St);
+          detail::exp_rows(St, lse.segment(Eigen::Index(bh) * T + c0, rows), Pt);
+          for (int t0 = c0; t0 < c1; t0 += Tiles::queries) {   // zero what the policy, window, padding hide
+            const int t1 = std::min(t0 + Tiles::queries, c1);
+            if (tile_cover<P>(padding, b, t0, t1, k0, k0 + cols, shape.sliding_window) != Cover::All)
+              detail::mask_tile<P>(batch, b, t0, k0, shape.sliding_window, 0.0f, Pt.middleRows(t0 - c0, t1 - t0));
+          }
+          dPt.noalias() = dOs * V.transpose();
+          if (dropout.active()) {
+            auto Zt = Z.topLeftCorner(rows, cols);
+            detail::dropout_tile(dropout, stream, bh, T, c0, k0, Zt);
+            dV.middleRows(k0, cols).noalias() += Pt.cwiseProduct(Zt).transpose() * dOs;
+            dPt = dPt.cwiseProduct(Zt);
+          } else {
+            dV.middleRows(k0, cols).noalias() += Pt.transpose() * dOs;
+          }
+          // s dS = s P * (dP - D), written over dP entry by entry (s here: `+= (dS * K) * s` would make
+          // Eigen evaluate the product coefficient by coefficient instead of as a GEMM).
+          for (int i = 0; i < rows; ++i)
+            dPt.row(i) = Pt.row(i).cwiseProduct((dPt.row(i).array() - D(c0 + i)).matrix()) * scale;
+          if (shape.softcap) dPt.array() *= 1.0f - (St.array() / *shape.softcap).square();
+          const auto& dS = dPt;
+          dQ.middleRows(c0, rows).noalias() += dS * K;
+          dK.middleRows(k0, cols).noalias() += dS.transpose() * Qs;
         }
-        dPt.noalias() = dOs * V.transpose();
-        if (dropout.active()) {
-          auto Zt = Z.topLeftCorner(rows, cols);
-          detail::dropout_tile(dropout, stream, bh, T, r0, k0, Zt);
-          dV.middleRows(k0, cols).noalias() += Pt.cwiseProduct(Zt).transpose() * dOs;
-          dPt = dPt.cwiseProduct(Zt);
-        } else {
-          dV.middleRows(k0, cols).noalias() += Pt.transpose() * dOs;
-        }
-        // s dS = s P * (dP - D), written over dP entry by entry (s here: `+= (dS * K) * s` would make
-        // Eigen evaluate the product coefficient by coefficient instead of as a GEMM).
-        for (int i = 0; i < rows; ++i)
-          dPt.row(i) = Pt.row(i).cwiseProduct((dPt.row(i).array() - D(r0 + i)).matrix()) * scale;
-        if (shape.softcap) dPt.array() *= 1.0f - (St.array() / *shape.softcap).square();
-        const auto& dS = dPt;
-        dQ.middleRows(r0, rows).noalias() += dS * K;
-        dK.middleRows(k0, cols).noalias() += dS.transpose() * Qs;
       }
     }
   }

@@ -11,10 +11,13 @@
 namespace bg2vec::layers {
 
 // Queries x keys per tile. 64 x 64 keeps a tile's scores (16 KiB) and the query, key, value and output
-// tiles (64 KiB each at head_dim 256) in L2 together.
+// tiles (64 KiB each at head_dim 256) in L2 together. The backward pass takes a key tile against a strip
+// of up to `strip` query rows (a multiple of `queries`): its S, P, dP (64 KiB each at 256 rows) and the
+// strip's Q, dO still fit in L2 (1 MiB on Zen 4) where whole-T strips did not at T = 2048.
 struct AttentionTiles {
   static constexpr int queries = 64;
   static constexpr int keys = 64;
+  static constexpr int strip = 256;
 };
 
 enum class Cover { None, Some, All };
