@@ -109,7 +109,8 @@ inline PassageSets build_passage_sets(const std::filesystem::path& dump, const s
       // The cloze corpus holds every passage; those whose first sentence became a query, without it.
       const auto sentences = text::split_sentences(passage);
       const std::string_view first = sentences.empty() ? std::string_view{} : sentences.front();
-      const std::string_view rest = first.empty() ? std::string_view{} : std::string_view(passage).substr(first.size());
+      const std::string_view rest =
+          first.empty() ? std::string_view{} : std::string_view(passage).substr(size_t(first.data() + first.size() - passage.data()));
       if (sentences.size() >= 3 && data::word_count(first) >= options.min_query_words &&
           data::word_count(rest) >= options.min_rest_words) {
         cloze_writer.document(id, std::string(corpus_detail::trim(rest)));
