@@ -10,6 +10,7 @@ packages=(
   libboost-program-options-dev doctest-dev nlohmann-json3-dev
   libexpat1-dev libbz2-dev
   libdnnl-dev                  # oneDNN: only bench_gemm compares against it (optional for the library)
+  clang libclang-rt-14-dev libomp-14-dev llvm   # scripts/fuzz.sh: libFuzzer, the sanitizer runtimes, OpenMP, llvm-symbolizer
 )
 missing=()
 for p in "${packages[@]}"; do

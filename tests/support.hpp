@@ -19,6 +19,13 @@ namespace bg2vec::test {
 
 inline std::filesystem::path fixture(const std::string& relative) { return std::filesystem::path(BG2VEC_TEST_DATA) / relative; }
 
+// BG2VEC_TEST_SKIP_REAL_MODEL=1 skips the cases that run the embedded Gemma-3-270M through the CLI (the
+// demo, perplexity and generation: minutes each); the sanitizer run of scripts/test.sh sets it.
+inline bool skip_real_model() {
+  const char* v = std::getenv("BG2VEC_TEST_SKIP_REAL_MODEL");
+  return v && *v && std::string_view(v) != "0";
+}
+
 // max |a - b| / max |b|: the error relative to the reference's largest value.
 inline double relative_error(std::span<const float> actual, std::span<const float> expected) {
   if (actual.size() != expected.size()) return INFINITY;

@@ -162,6 +162,10 @@ TEST_CASE("the real Gemma-3-270M GGUF is a Bulgarian language model") {
     MESSAGE("skipped: " << model << " is not installed (bash scripts/setup_model.sh)");
     return;
   }
+  if (test::skip_real_model()) {
+    MESSAGE("skipped: BG2VEC_TEST_SKIP_REAL_MODEL is set");
+    return;
+  }
   test::TempDir dir("cli-gguf-real");
   {   // 40 sentences of the shipped Bulgarian Wikipedia text, none of them a fragment
     std::ofstream texts(dir / "bg.txt");

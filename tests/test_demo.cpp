@@ -49,6 +49,10 @@ std::filesystem::path pretrained_demo() {
     MESSAGE("skipped: " << kModel << " is not installed (bash scripts/setup_model.sh)");
     return {};
   }
+  if (test::skip_real_model()) {
+    MESSAGE("skipped: BG2VEC_TEST_SKIP_REAL_MODEL is set");
+    return {};
+  }
   static const QuickDemo demo("demo-gemma", "");
   REQUIRE_MESSAGE(demo.run.status == 0, demo.run.output);
   return demo.out;
