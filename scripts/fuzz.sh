@@ -24,7 +24,10 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DB
   -DBG2VEC_BUILD_APPS=OFF -DBG2VEC_BUILD_TESTS=OFF -DBG2VEC_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/bg2vec-fuzz.XXXXXX")
+# The inputs are written to files thousands of times a second: in memory (/dev/shm) where there is one.
+tmp_base=${TMPDIR:-/tmp}
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then tmp_base=/dev/shm; fi
+work=$(mktemp -d "$tmp_base/bg2vec-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 findings="$PWD/$build/findings"
 logs="$PWD/$build/logs"
@@ -39,6 +42,10 @@ for target in "${targets[@]}"; do
   corpus="$work/corpus/$target"
   mkdir -p "$corpus"
   if [ -d "tests/fuzz/corpus/$target" ]; then cp tests/fuzz/corpus/"$target"/* "$corpus"/; fi
+  dict=()
+  case $target in
+    fuzz_hf_config | fuzz_peft_config | fuzz_checkpoint | fuzz_safetensors | fuzz_beir) dict=(-dict=tests/fuzz/json.dict) ;;
+  esac
   log="$logs/$target.log"
   status=0
   start=$(date +%s)
@@ -46,7 +53,7 @@ for target in "${targets[@]}"; do
   # what the file cannot justify). TMPDIR: the targets write their input files under it.
   TMPDIR="$work" OMP_NUM_THREADS=1 "$build/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$findings/$target-" \
-    ${BG2VEC_FUZZ_SEED:+-seed="$BG2VEC_FUZZ_SEED"} "$corpus" >"$log" 2>&1 || status=$?
+    ${BG2VEC_FUZZ_SEED:+-seed="$BG2VEC_FUZZ_SEED"} "${dict[@]}" "$corpus" >"$log" 2>&1 || status=$?
   elapsed=$(($(date +%s) - start))
   execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
   execs=${execs:-0}

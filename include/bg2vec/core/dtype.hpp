@@ -86,6 +86,7 @@ inline uint16_t f32_to_f16(float f) {
 
 // Convert n stored elements to float32.
 inline void to_float32(DType t, const void* src, float* dst, size_t n) {
+  if (n == 0) return;   // an empty tensor's pointers may be null, which memcpy must not see even for 0 bytes
   const auto* bytes = static_cast<const unsigned char*>(src);
   switch (t) {
     case DType::F32: std::memcpy(dst, src, n * 4); return;

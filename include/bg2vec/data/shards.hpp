@@ -190,10 +190,20 @@ class ShardReader {
     ::close(fd);
     if (map == MAP_FAILED) fail(file, "cannot memory-map the shard");
     shards_.push_back({static_cast<const unsigned char*>(map), bytes});
-    const ShardHeader h = validate(file, shards_.back().map, bytes);
+    ShardHeader h;
+    try {
+      h = validate(file, shards_.back().map, bytes);
+    } catch (...) {   // a throwing constructor runs no destructor: unmap here, or every refused shard stays mapped
+      for (auto& s : shards_) ::munmap(const_cast<unsigned char*>(s.map), s.map_bytes);
+      shards_.clear();
+      throw;
+    }
     if (first_block_.empty()) header_ = h;
-    else if (h.vocab_size != header_.vocab_size || h.token_bytes != header_.token_bytes || h.seq_len != header_.seq_len)
+    else if (h.vocab_size != header_.vocab_size || h.token_bytes != header_.token_bytes || h.seq_len != header_.seq_len) {
+      for (auto& s : shards_) ::munmap(const_cast<unsigned char*>(s.map), s.map_bytes);
+      shards_.clear();
       fail(file, "shard disagrees with the first shard of the split (vocabulary, token width or sequence length)");
+    }
     first_block_.push_back(total_blocks_);
     total_blocks_ += h.num_tokens / h.seq_len;
   }
@@ -210,7 +220,8 @@ class ShardReader {
     std::memcpy(&h.num_tokens, p + 24, 8);
     if (h.token_bytes != 2 && h.token_bytes != 4) fail(file, "token width " + std::to_string(h.token_bytes) + " (expected 2 or 4)");
     if (h.seq_len == 0 || h.num_tokens % h.seq_len != 0) fail(file, "token count is not a whole number of blocks");
-    if (bytes != shard_header_bytes + h.num_tokens * h.token_bytes)
+    // Divided, not multiplied: 2^63 tokens of 2 bytes would wrap to a 32-byte file.
+    if ((bytes - shard_header_bytes) % h.token_bytes != 0 || h.num_tokens != (bytes - shard_header_bytes) / h.token_bytes)
       fail(file, "size " + std::to_string(bytes) + " bytes does not match the header's " + std::to_string(h.num_tokens) +
                      " tokens (truncated?)");
     return h;

@@ -76,8 +76,16 @@ inline CheckpointState load_checkpoint(const std::filesystem::path& dir, std::sp
       fail(json_file, std::string("damaged checkpoint: not valid JSON: ") + e.what());
     }
   }
+  if (!j.is_object()) fail(json_file, "damaged checkpoint: not a JSON object");
   for (const char* key : {"step", "seed", "objective", "parameters", "optimizer", "checksum"})
     if (!j.contains(key)) fail(json_file, std::string("damaged checkpoint: missing \"") + key + "\"");
+  // Every field of the type it must have, before any is used (a string where a number belongs is damage).
+  for (const char* key : {"objective", "optimizer", "checksum"})
+    if (!j[key].is_string()) fail(json_file, std::string("damaged checkpoint: \"") + key + "\" is not a string");
+  for (const char* key : {"step", "seed", "parameters"})
+    if (!j[key].is_number_unsigned()) fail(json_file, std::string("damaged checkpoint: \"") + key + "\" is not a non-negative integer");
+  if (adamw && !(j.contains("adamw_steps") && j["adamw_steps"].is_number_unsigned()))
+    fail(json_file, "damaged checkpoint: \"adamw_steps\" is not a non-negative integer");
   if (!std::filesystem::exists(state_file)) fail(state_file, "damaged checkpoint: file missing");
   const SafetensorsFile file(state_file);
   if (std::to_string(fnv1a(MappedFile(state_file).bytes())) != j["checksum"].get<std::string>())
@@ -90,7 +98,12 @@ inline CheckpointState load_checkpoint(const std::filesystem::path& dir, std::sp
   if (j["optimizer"].get<std::string>() != (adamw ? "adamw" : "sgd"))
     fail(json_file, "the checkpoint was written with optimizer " + j["optimizer"].get<std::string>());
   std::vector<float> m, v;
-  if (adamw) { m = file.read_float32("adamw.m"); v = file.read_float32("adamw.v"); }
+  if (adamw) {   // moments of the parameters' size, or the file is refused (read_float32 checks the count)
+    m.resize(params.size());
+    v.resize(params.size());
+    file.read_float32("adamw.m", m);
+    file.read_float32("adamw.v", v);
+  }
   file.read_float32("params", params);
   if (adamw) {
     adamw->m() = std::move(m);

@@ -89,6 +89,13 @@ inline std::optional<double> optional_positive(const nlohmann::json& j, const st
   return j[name].get<double>();
 }
 
+// A flag that is absent or null (the fallback), true or false; anything else is an error naming it.
+inline bool optional_bool(const nlohmann::json& j, const std::filesystem::path& file, const char* name, bool fallback) {
+  if (!j.contains(name) || j[name].is_null()) return fallback;
+  if (!j[name].is_boolean()) fail(file, std::string(name) + " must be true or false, got " + j[name].dump());
+  return j[name].get<bool>();
+}
+
 inline int token_id(const nlohmann::json& j, const char* name, int fallback) {
   if (!j.contains(name) || !j[name].is_number_integer()) return fallback;   // null or a list: keep the default
   return j[name].get<int>();
@@ -230,18 +237,21 @@ inline ModelConfig parse_config(const nlohmann::json& j, const std::filesystem::
   c.max_position_embeddings = j.contains("max_position_embeddings") ? positive_int(j, file, "max_position_embeddings") : 0;
   // Absent means the architecture's default: transformers omits a value equal to PretrainedConfig's
   // (tied), so real Gemma configs leave it out, while Mistral/Llama configs say false.
-  c.tie_word_embeddings = j.value("tie_word_embeddings", c.is_gemma());
+  c.tie_word_embeddings = optional_bool(j, file, "tie_word_embeddings", c.is_gemma());
   parse_rope(j, file, c);
 
   for (const char* flag : {"attention_bias", "mlp_bias"})
-    if (j.value(flag, false)) fail(file, std::string(flag) + " = true is not supported (bias-free layers only)");
+    if (optional_bool(j, file, flag, false)) fail(file, std::string(flag) + " = true is not supported (bias-free layers only)");
   if (c.is_gemma()) parse_gemma(j, file, c);
   else {
-    const std::string act = j.value("hidden_act", std::string("silu"));
+    if (j.contains("hidden_act") && !j["hidden_act"].is_null() && !j["hidden_act"].is_string())
+      fail(file, "hidden_act must be a string, got " + j["hidden_act"].dump());
+    const std::string act = j.contains("hidden_act") && j["hidden_act"].is_string() ? j["hidden_act"].get<std::string>() : "silu";
     if (act != "silu") fail(file, "hidden_act \"" + act + "\" is not supported (only silu)");
   }
   if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
-    if (!j["sliding_window"].is_number_integer() || j["sliding_window"].get<int64_t>() <= 0)
+    if (!j["sliding_window"].is_number_integer() || j["sliding_window"].get<int64_t>() <= 0 ||
+        j["sliding_window"].get<int64_t>() > (int64_t(1) << 30))
       fail(file, "sliding_window must be null or a positive integer");
     c.sliding_window = j["sliding_window"].get<int>();
   } else if (c.is_gemma3() && !j.contains("sliding_window")) {

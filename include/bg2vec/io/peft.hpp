@@ -9,10 +9,14 @@
 #include <bg2vec/io/safetensors.hpp>
 #include <bg2vec/nn/lora.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 
 namespace bg2vec::io {
+
+// The largest LoRA rank an adapter_config.json may ask for (PEFT's ranks are 4 to 256 in practice).
+inline constexpr int64_t kMaxLoraRank = 65536;
 
 inline LoraConfig read_adapter_config(const std::filesystem::path& dir) {
   const auto file = dir / "adapter_config.json";
@@ -24,7 +28,8 @@ inline LoraConfig read_adapter_config(const std::filesystem::path& dir) {
   } catch (const nlohmann::json::exception& e) {
     fail(file, std::string("not valid JSON: ") + e.what());
   }
-  if (j.value("peft_type", std::string()) != "LORA") fail(file, "peft_type must be \"LORA\"");
+  if (!j.is_object()) fail(file, "not a JSON object");
+  if (!j.contains("peft_type") || j["peft_type"] != "LORA") fail(file, "peft_type must be \"LORA\"");
   for (const char* flag : {"use_dora", "use_rslora", "fan_in_fan_out", "use_qalora"})
     if (j.contains(flag) && j[flag].is_boolean() && j[flag].get<bool>()) fail(file, std::string(flag) + " = true is not supported");
   if (j.contains("bias") && j["bias"] != "none") fail(file, "bias \"" + j["bias"].dump() + "\" is not supported (only \"none\")");
@@ -34,10 +39,20 @@ inline LoraConfig read_adapter_config(const std::filesystem::path& dir) {
     if (j.contains(pattern) && !j[pattern].is_null() && !j[pattern].empty()) fail(file, std::string(pattern) + " is not supported");
   LoraConfig c;
   if (!j.contains("r") || !j["r"].is_number_integer()) fail(file, "missing integer \"r\"");
+  // Bounded, as every size read from a file: a rank of 2^40 would wrap in an int or allocate terabytes.
+  if (j["r"].get<int64_t>() <= 0 || j["r"].get<int64_t>() > kMaxLoraRank)
+    fail(file, "\"r\" must be a positive integer (at most " + std::to_string(kMaxLoraRank) + "), got " + j["r"].dump());
   c.rank = j["r"].get<int>();
-  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number()) fail(file, "missing number \"lora_alpha\"");
+  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number() || !std::isfinite(j["lora_alpha"].get<double>()))
+    fail(file, "missing number \"lora_alpha\"");
   c.alpha = j["lora_alpha"].get<float>();
-  c.dropout = j.value("lora_dropout", 0.0f);
+  c.dropout = 0.0f;
+  if (j.contains("lora_dropout") && !j["lora_dropout"].is_null()) {
+    const auto& d = j["lora_dropout"];
+    if (!d.is_number() || !(d.get<double>() >= 0 && d.get<double>() < 1))
+      fail(file, "lora_dropout must be a number in [0, 1), got " + d.dump());
+    c.dropout = d.get<float>();
+  }
   if (!j.contains("target_modules") || !j["target_modules"].is_array())
     fail(file, "\"target_modules\" must be a list of module names (a regular expression is not supported)");
   c.targets.clear();

@@ -126,10 +126,18 @@ class SafetensorsFile {
     const auto& shape = entry["shape"];
     const auto& offsets = entry["data_offsets"];
     if (!shape.is_array()) fail(path(), where + "shape is not an array");
+    // The element count, checked for overflow before anything multiplies it: a shape of 2^62 x 4 float32
+    // would wrap to 0 bytes and pass for an empty tensor.
+    uint64_t elements = 1;
+    bool too_many = false;
     for (const auto& d : shape) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0) fail(path(), where + "bad dimension " + d.dump());
       t.shape.push_back(d.get<int64_t>());
+      too_many = too_many || __builtin_mul_overflow(elements, uint64_t(t.shape.back()), &elements);
     }
+    if (too_many || elements > data_size / dtype_size(t.dtype))
+      fail(path(), where + "shape " + shape_string(t.shape) + " has too many elements for the " + std::to_string(data_size) +
+                       "-byte data section");
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
       fail(path(), where + "data_offsets must be two non-negative integers");
     t.begin = offsets[0].get<size_t>();

@@ -23,7 +23,10 @@
 //  - finite scores;
 //  - BYTE pieces only with byte_fallback, each spelled <0xHH> (upper-case hex), and with byte_fallback
 //    all 256 of them;
-//  - bos/eos/pad ids -1 (none) or inside the vocabulary.
+//  - bos/eos/pad ids -1 (none) or inside the vocabulary;
+//  - no control piece of one character in a BPE or char model (sentencepiece then fails to encode any text
+//    that contains the character), and some normal, user-defined or unused piece in a unigram model
+//    (otherwise sentencepiece loads "no pieces").
 // Note that sentencepiece finds bos/eos/pad by their piece text (written as bos_piece etc.) and reports
 // them only when that piece is CONTROL (and unk only when UNKNOWN); a bos id on a NORMAL piece is written
 // but SentencePieceProcessor::bos_id() says -1.
@@ -169,6 +172,7 @@ inline void validate(const SentencePieceModel& model, const std::string& name = 
   seen.reserve(pieces.size());
   std::vector<bool> byte_seen(256, false);
   int32_t unknown = -1;
+  size_t matchable = 0;               // pieces a unigram model can cut text into
   for (int32_t id = 0; id < size; ++id) {
     const SentencePiece& p = pieces[size_t(id)];
     const int t = int(p.type);
@@ -182,6 +186,16 @@ inline void validate(const SentencePieceModel& model, const std::string& name = 
       while (pieces[size_t(first)].text != p.text) ++first;
       fail(name, id_name(id) + " duplicates piece " + std::to_string(first));
     }
+    if (p.type == PieceType::control && (model.algorithm == SentencePieceAlgorithm::bpe ||
+                                           model.algorithm == SentencePieceAlgorithm::character)) {
+      size_t end = 0;
+      (void)next_code_point(p.text, end);
+      if (end == p.text.size())
+        fail(name, id_name(id) + " is a control piece of one character: sentencepiece's " +
+                       (model.algorithm == SentencePieceAlgorithm::bpe ? "BPE" : "char") +
+                       " models then fail to encode any text that contains it");
+    }
+    if (p.type == PieceType::normal || p.type == PieceType::user_defined || p.type == PieceType::unused) ++matchable;
     if (p.type == PieceType::unknown) {
       if (unknown >= 0) fail(name, "more than one unknown piece: " + id_name(unknown) + " and " + id_name(id));
       unknown = id;
@@ -194,6 +208,8 @@ inline void validate(const SentencePieceModel& model, const std::string& name = 
     }
   }
   if (unknown < 0) fail(name, "no unknown piece (sentencepiece needs exactly one)");
+  if (model.algorithm == SentencePieceAlgorithm::unigram && matchable == 0)
+    fail(name, "a unigram model needs at least one normal, user-defined or unused piece (sentencepiece loads none otherwise)");
   if (model.unk_id != unknown)
     fail(name, "unk id " + std::to_string(model.unk_id) + " is not the unknown piece, " + id_name(unknown));
   if (model.byte_fallback)
