@@ -4,7 +4,7 @@
 // beside its target and renamed into place, so a failure leaves nothing behind.
 #include "cli.hpp"
 
-#include <bg2vec/nn/model.hpp>
+#include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/text/gguf_vocabulary.hpp>
 
 #include <chrono>
@@ -43,6 +43,7 @@ int gguf_import(const Args& args) {
   try {
     save_model(model, temp, dtype_name == "bf16" ? DType::BF16 : DType::F32);
     write_file_atomically(temp / "tokenizer.model", tokenizer);
+    if (gguf_file.has("bg2vec.attention")) EncoderSettings::from_gguf(gguf_file).save(temp);   // a `gguf export`ed encoder
     if (std::filesystem::exists(out)) std::filesystem::remove(out);   // checked above: an empty folder
     std::filesystem::rename(temp, out);
   } catch (...) {

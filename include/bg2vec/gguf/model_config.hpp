@@ -25,13 +25,16 @@ inline constexpr Architecture kArchitectures[] = {
     {"llama", "LlamaForCausalLM", true, false},
     {"gemma2", "Gemma2ForCausalLM", false, true},
     {"gemma3", "Gemma3ForCausalLM", false, true},
+    // llama.cpp's bidirectional Gemma-3 (EmbeddingGemma; what `gguf export` writes for a bidirectional
+    // Gemma-3 encoder): Gemma-3's tensors and keys, attention never causal, a symmetric sliding window.
+    {"gemma-embedding", "Gemma3ForCausalLM", false, true},
 };
 
 inline const Architecture& architecture_of(const GgufFile& f) {
   const std::string name = f.string("general.architecture");
   for (const auto& a : kArchitectures)
     if (a.gguf_name == name) return a;
-  fail(f.path(), "architecture '" + name + "' is not supported (supported: llama, gemma2, gemma3)");
+  fail(f.path(), "architecture '" + name + "' is not supported (supported: llama, gemma2, gemma3, gemma-embedding)");
 }
 
 namespace detail {
@@ -125,7 +128,8 @@ inline io::ModelConfig model_config(const GgufFile& f) {
   if (a.gguf_name != "llama") {
     // llama.cpp scales Gemma's scores by head_dim^-1/2, except the 27B models (46 layers for Gemma-2,
     // 62 for Gemma-3), whose query_pre_attn_scalar is hidden / heads.
-    const bool is_27b = c.num_layers == (a.gguf_name == "gemma2" ? 46 : 62);
+    // (gemma-embedding always scales by head_dim.)
+    const bool is_27b = a.gguf_name != "gemma-embedding" && c.num_layers == (a.gguf_name == "gemma2" ? 46 : 62);
     c.query_pre_attn_scalar = is_27b ? double(c.hidden_size / c.num_heads) : double(c.head_dim);
     // The layer types matter even without a window: Gemma-3's sliding layers have their own rotary base.
     c.sliding_layers = sliding_layers(f, std::string(a.gguf_name), c.num_layers);

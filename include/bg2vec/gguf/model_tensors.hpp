@@ -64,7 +64,7 @@ inline std::string hf_name(const Architecture& a, std::string_view name, int lay
   };
   std::string hf = match(kProjectionNames);
   if (hf.empty()) hf = match(a.gguf_name == "llama" ? std::span<const NameRule>(kLlamaNormNames) : kGemmaNormNames);
-  if (hf.empty() && a.gguf_name == "gemma3") hf = match(kGemma3QkNormNames);
+  if (hf.empty() && a.hf_architecture == "Gemma3ForCausalLM") hf = match(kGemma3QkNormNames);
   return hf;
 }
 

@@ -53,6 +53,7 @@ struct EncoderSettings {
 
   static EncoderSettings load(const std::filesystem::path& model_dir) {
     EncoderSettings s;
+    if (std::filesystem::is_regular_file(model_dir)) return from_gguf(gguf::GgufFile(model_dir));
     const auto file = model_dir / "bg2vec.json";
     if (!std::filesystem::exists(file)) return s;
     try {
@@ -65,6 +66,17 @@ struct EncoderSettings {
     } catch (const nlohmann::json::exception& e) {
       fail(file, std::string("not a valid encoder settings file: ") + e.what());
     }
+    return s;
+  }
+
+  // A GGUF file written by `gguf export` keeps them as bg2vec.attention, bg2vec.pooling, bg2vec.skip_bos, bg2vec.max_length;
+  // any other GGUF gets the defaults of a plain decoder.
+  static EncoderSettings from_gguf(const gguf::GgufFile& f) {
+    EncoderSettings s;
+    s.attention = f.find_string("bg2vec.attention").value_or(s.attention);
+    s.pooling = f.find_string("bg2vec.pooling").value_or(s.pooling);
+    s.max_length = int(f.find_integer("bg2vec.max_length").value_or(s.max_length));
+    s.skip_bos = f.find_bool("bg2vec.skip_bos").value_or(s.skip_bos);
     return s;
   }
 

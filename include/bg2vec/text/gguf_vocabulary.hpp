@@ -16,6 +16,7 @@
 //    reports only control pieces as bos/eos/pad; an id on the unknown or a byte piece is left as it is).
 // Other vocabularies (`gpt2` byte-level BPE, `bert` WordPiece, ...) are refused by name.
 #include <bg2vec/gguf/file.hpp>
+#include <bg2vec/gguf/writer.hpp>
 #include <bg2vec/text/sentencepiece_model.hpp>
 #include <bg2vec/text/tokenizer.hpp>
 
@@ -141,6 +142,76 @@ inline GgufTokenizerFlags tokenizer_flags_from_gguf(const gguf::GgufFile& f) {
 // The GGUF's tokenizer, ready to encode (Tokenizer::save writes it as a tokenizer.model).
 inline Tokenizer tokenizer_from_gguf(const gguf::GgufFile& f) {
   return Tokenizer::from_serialized(serialize(sentencepiece_from_gguf(f), f.path().string()), f.path());
+}
+
+// The way back, for an export: a tokenizer.model as llama.cpp's "llama" vocabulary, so that
+// sentencepiece_from_gguf rebuilds the same model and llama.cpp cuts text as sentencepiece does:
+//  - the pieces, scores and types as they are; user-defined pieces with U+2581 spelled as spaces (llama.cpp
+//    finds user-defined pieces in the raw text, before spaces are escaped; sentencepiece after), which the
+//    import respells;
+//  - the special ids that sentencepiece reports (bos/eos/pad on a control piece, unk on the unknown one);
+//  - add_space_prefix = add_dummy_prefix, add_bos/add_eos as bg2vec encodes (bos yes, eos no);
+//  - `vocab_size` pieces: a model's embedding may have more rows than the tokenizer has pieces (padding to a
+//    multiple of 64 or 128); those get pieces "[PAD1]", "[PAD2]", ... typed unused, scored -1000, as llama.cpp's
+//    converter pads.
+// Refused: a unigram model (llama.cpp's SentencePiece tokenizer applies BPE merges by score, which cuts a
+// unigram vocabulary differently), more pieces than vocab_size. What llama.cpp cannot reproduce but still
+// works (a normalization rule other than identity, removal of extra whitespace) is returned as warnings.
+inline std::vector<std::string> add_gguf_vocabulary(gguf::GgufWriter& w, const ParsedSentencePiece& spm, int vocab_size,
+                                                    const std::string& name, const GgufTokenizerFlags& flags = {}) {
+  const SentencePieceModel& m = spm.model;
+  if (m.algorithm != SentencePieceAlgorithm::bpe)
+    fail(name, "is a " + std::string(m.algorithm == SentencePieceAlgorithm::unigram ? "unigram" : "word/char") +
+                   " sentencepiece model; llama.cpp's SentencePiece vocabulary ('llama') applies BPE merges by score, so only "
+                   "BPE models (bg2vec tokenizer train's default, Llama, Mistral, Gemma) can be exported");
+  if (vocab_size < int(m.pieces.size()))
+    fail(name, "has " + std::to_string(m.pieces.size()) + " pieces, more than the model's vocabulary of " + std::to_string(vocab_size));
+  std::vector<std::string> warnings;
+  if ((spm.normalizer_name != "identity" && !spm.normalizer_name.empty()) || spm.has_charsmap)
+    warnings.push_back(name + ": normalization '" + spm.normalizer_name +
+                       "': llama.cpp does not normalize text, so texts that this rule rewrites (e.g. NFKC's full-width "
+                       "forms) are cut differently there");
+  if (m.remove_extra_whitespaces)
+    warnings.push_back(name + ": removes extra whitespace, which llama.cpp does not: texts with runs of spaces are cut differently there");
+
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  tokens.reserve(size_t(vocab_size));
+  for (const SentencePiece& p : m.pieces) {
+    std::string text = p.text;
+    if (p.type == PieceType::user_defined) {
+      std::string spaced;
+      for (size_t i = 0; i < text.size(); ++i) {
+        if (text.compare(i, 3, "\u2581") == 0) { spaced += ' '; i += 2; }
+        else spaced += text[i];
+      }
+      text = std::move(spaced);
+    }
+    tokens.push_back(std::move(text));
+    scores.push_back(p.score);
+    types.push_back(int32_t(p.type));
+  }
+  for (int id = int(m.pieces.size()); id < vocab_size; ++id) {
+    tokens.push_back("[PAD" + std::to_string(id - int(m.pieces.size()) + 1) + "]");
+    scores.push_back(-1000.0f);
+    types.push_back(int32_t(PieceType::unused));
+  }
+  w.add_string("tokenizer.ggml.model", "llama");
+  w.add_string("tokenizer.ggml.pre", "default");
+  w.add_strings("tokenizer.ggml.tokens", tokens);
+  w.add_f32s("tokenizer.ggml.scores", scores);
+  w.add_i32s("tokenizer.ggml.token_type", types);
+  const auto control = [&](int32_t id) { return id >= 0 && m.pieces[size_t(id)].type == PieceType::control ? id : -1; };
+  for (const auto& [key, id] : {std::pair{"tokenizer.ggml.bos_token_id", control(m.bos_id)},
+                                {"tokenizer.ggml.eos_token_id", control(m.eos_id)},
+                                {"tokenizer.ggml.unknown_token_id", m.unk_id},
+                                {"tokenizer.ggml.padding_token_id", control(m.pad_id)}})
+    if (id >= 0) w.add_u32(key, uint32_t(id));
+  w.add_bool("tokenizer.ggml.add_bos_token", flags.add_bos);
+  w.add_bool("tokenizer.ggml.add_eos_token", flags.add_eos);
+  w.add_bool("tokenizer.ggml.add_space_prefix", m.add_dummy_prefix);
+  return warnings;
 }
 
 }  // namespace bg2vec::text

@@ -264,4 +264,126 @@ inline std::string serialize(const SentencePieceModel& model, const std::string&
   return std::move(out.str());
 }
 
+
+// A tokenizer.model read back: the model in the terms above, and its normalization rule, which serialize()
+// does not carry (it always writes "identity"): a consumer that does not normalize text (llama.cpp) cuts
+// text as the original only when the rule is "identity" (or absent) with no precompiled character map.
+struct ParsedSentencePiece {
+  SentencePieceModel model;
+  std::string normalizer_name = "nmt_nfkc";   // sentencepiece's default when the field is absent
+  bool has_charsmap = false;                  // a non-empty precompiled_charsmap
+};
+
+namespace sentencepiece_detail {
+
+// Protobuf wire format, read: the fields of the messages above, every other field skipped by its wire type.
+class Reader {
+ public:
+  Reader(std::string_view bytes, const std::string& name) : bytes_(bytes), name_(name) {}
+  bool done() const { return pos_ >= bytes_.size(); }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (done()) fail(name_, "truncated sentencepiece model (a varint runs past the end)");
+      const uint8_t b = uint8_t(bytes_[pos_++]);
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    fail(name_, "damaged sentencepiece model (a varint longer than 10 bytes)");
+  }
+  std::string_view bytes() {
+    const uint64_t n = varint();
+    if (n > bytes_.size() - pos_) fail(name_, "truncated sentencepiece model (a field runs past the end)");
+    const auto out = bytes_.substr(pos_, size_t(n));
+    pos_ += size_t(n);
+    return out;
+  }
+  float fixed32_float() {
+    if (bytes_.size() - pos_ < 4) fail(name_, "truncated sentencepiece model (a float runs past the end)");
+    uint32_t bits = 0;
+    for (int i = 0; i < 4; ++i) bits |= uint32_t(uint8_t(bytes_[pos_ + size_t(i)])) << (8 * i);
+    pos_ += 4;
+    return std::bit_cast<float>(bits);
+  }
+  void skip(uint32_t wire_type) {
+    switch (wire_type) {
+      case 0: varint(); break;
+      case 1: if (bytes_.size() - pos_ < 8) fail(name_, "truncated sentencepiece model"); pos_ += 8; break;
+      case 2: bytes(); break;
+      case 5: fixed32_float(); break;
+      default: fail(name_, "damaged sentencepiece model (wire type " + std::to_string(wire_type) + ")");
+    }
+  }
+
+ private:
+  std::string_view bytes_;
+  const std::string& name_;
+  size_t pos_ = 0;
+};
+
+}  // namespace sentencepiece_detail
+
+// The ModelProto bytes of a tokenizer.model as a SentencePieceModel (fields absent take sentencepiece's
+// defaults: unigram, unk/bos/eos/pad 0/1/2/-1, dummy prefix and extra-whitespace removal on). Validated.
+inline ParsedSentencePiece parse_sentencepiece(std::string_view bytes, const std::string& name = "sentencepiece model") {
+  using sentencepiece_detail::Reader;
+  ParsedSentencePiece out;
+  SentencePieceModel& m = out.model;
+  m.algorithm = SentencePieceAlgorithm::unigram;
+  m.unk_id = 0, m.bos_id = 1, m.eos_id = 2, m.pad_id = -1;
+  m.add_dummy_prefix = true, m.remove_extra_whitespaces = true, m.escape_whitespaces = true;
+  const auto int32_of = [](uint64_t v) { return int32_t(int64_t(v)); };   // negative int32s are sign-extended
+  Reader in(bytes, name);
+  while (!in.done()) {
+    const uint64_t tag = in.varint();
+    const uint32_t field = uint32_t(tag >> 3), wire = uint32_t(tag & 7);
+    if (field == 1 && wire == 2) {
+      Reader p(in.bytes(), name);
+      SentencePiece piece;
+      while (!p.done()) {
+        const uint64_t t = p.varint();
+        const uint32_t f = uint32_t(t >> 3), w = uint32_t(t & 7);
+        if (f == 1 && w == 2) piece.text = std::string(p.bytes());
+        else if (f == 2 && w == 5) piece.score = p.fixed32_float();
+        else if (f == 3 && w == 0) piece.type = PieceType(int32_of(p.varint()));
+        else p.skip(w);
+      }
+      m.pieces.push_back(std::move(piece));
+    } else if (field == 2 && wire == 2) {
+      Reader t(in.bytes(), name);
+      while (!t.done()) {
+        const uint64_t tg = t.varint();
+        const uint32_t f = uint32_t(tg >> 3), w = uint32_t(tg & 7);
+        if (w != 0) { t.skip(w); continue; }
+        const uint64_t v = t.varint();
+        switch (f) {
+          case 3: m.algorithm = SentencePieceAlgorithm(int32_of(v)); break;
+          case 35: m.byte_fallback = v != 0; break;
+          case 40: m.unk_id = int32_of(v); break;
+          case 41: m.bos_id = int32_of(v); break;
+          case 42: m.eos_id = int32_of(v); break;
+          case 43: m.pad_id = int32_of(v); break;
+          default: break;
+        }
+      }
+    } else if (field == 3 && wire == 2) {
+      Reader n(in.bytes(), name);
+      while (!n.done()) {
+        const uint64_t tg = n.varint();
+        const uint32_t f = uint32_t(tg >> 3), w = uint32_t(tg & 7);
+        if (f == 1 && w == 2) out.normalizer_name = std::string(n.bytes());
+        else if (f == 2 && w == 2) out.has_charsmap = !n.bytes().empty();
+        else if (f >= 3 && f <= 5 && w == 0) {
+          const bool v = n.varint() != 0;
+          (f == 3 ? m.add_dummy_prefix : f == 4 ? m.remove_extra_whitespaces : m.escape_whitespaces) = v;
+        } else n.skip(w);
+      }
+    } else {
+      in.skip(wire);
+    }
+  }
+  validate(m, name);
+  return out;
+}
+
 }  // namespace bg2vec::text
