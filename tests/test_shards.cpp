@@ -213,3 +213,43 @@ TEST_CASE("the command line: bg2vec data tokenize") {
   CHECK(ShardReader(work_dir / "cli", "train").seq_len() == 128);
   CHECK(std::system((cli + " data tokenize -q --tokenizer none.model --input x --out y 2>/dev/null").c_str()) != 0);
 }
+
+// Regressions from fuzzing the shard reader (tests/fuzz/fuzz_shards.cpp, docs/reliability.md).
+namespace {
+std::string shard_header(uint32_t vocab, uint32_t width, uint32_t seq_len, uint64_t tokens) {
+  std::string h(shard_header_bytes, '\0');
+  std::memcpy(h.data(), shard_magic, 8);
+  std::memcpy(h.data() + 8, &shard_version, 4);
+  std::memcpy(h.data() + 12, &vocab, 4);
+  std::memcpy(h.data() + 16, &width, 4);
+  std::memcpy(h.data() + 20, &seq_len, 4);
+  std::memcpy(h.data() + 24, &tokens, 8);
+  return h;
+}
+}  // namespace
+
+TEST_CASE("regression (fuzz_shards): a token count whose byte size overflows is refused, not read past the map") {
+  fs::create_directories(work_dir);
+  // 2^63 tokens of 2 bytes: 32 + 2^64 wrapped to 32, the size of the header alone, and the blocks were read
+  // from beyond the end of the mapping.
+  std::ofstream(work_dir / "wrap.bin", std::ios::binary) << shard_header(100, 2, 1, uint64_t(1) << 63);
+  CHECK_THROWS_WITH_AS(ShardReader(work_dir / "wrap.bin"), doctest::Contains("wrap.bin: size 32 bytes does not match"), Error);
+  std::ofstream(work_dir / "wrap4.bin", std::ios::binary) << shard_header(70000, 4, 2, uint64_t(1) << 62);
+  CHECK_THROWS_WITH_AS(ShardReader(work_dir / "wrap4.bin"), doctest::Contains("does not match the header's"), Error);
+  std::ofstream(work_dir / "odd.bin", std::ios::binary) << shard_header(100, 2, 1, 1) + "abc";
+  CHECK_THROWS_WITH_AS(ShardReader(work_dir / "odd.bin"), doctest::Contains("does not match the header's 1 tokens"), Error);
+}
+
+TEST_CASE("regression (fuzz_shards): a refused shard is unmapped (a throwing constructor runs no destructor)") {
+  fs::create_directories(work_dir / "leak");
+  std::ofstream(work_dir / "leak" / "train-00000.bin", std::ios::binary) << shard_header(100, 2, 4, 4) + std::string(8, '\0');
+  std::ofstream(work_dir / "leak" / "train-00001.bin", std::ios::binary) << shard_header(100, 2, 3, 3) + std::string(6, '\0');
+  std::ofstream(work_dir / "leak" / "bad-magic.bin", std::ios::binary) << "XXXXXXXX" + shard_header(100, 2, 4, 0).substr(8);
+  for (int i = 0; i < 50; ++i) {
+    CHECK_THROWS_AS(ShardReader(work_dir / "leak" / "bad-magic.bin"), Error);
+    CHECK_THROWS_WITH_AS(ShardReader(work_dir / "leak", "train"), doctest::Contains("disagrees with the first shard"), Error);
+  }
+  std::ifstream maps("/proc/self/maps");
+  const std::string mapped((std::istreambuf_iterator<char>(maps)), {});
+  CHECK(mapped.find((work_dir / "leak").string()) == std::string::npos);   // 150 mappings were left before
+}
