@@ -312,6 +312,40 @@ TEST_CASE("validate: each thing sentencepiece would refuse or misread is an erro
   CHECK_NOTHROW(validate(tiny_model([](SentencePieceModel& m) { m.pieces[1].text = "\xEF\xBF\xBD"; })));   // a real U+FFFD
 }
 
+// Found by tests/fuzz/fuzz_sentencepiece_model.cpp: models that validate() passed but sentencepiece cannot use.
+TEST_CASE("regression (fuzz_sentencepiece_model): a one-character control piece in a BPE or char model, a unigram model without normal pieces") {
+  const std::string texts[] = {"София <s> a", "\u2581 b"};
+  for (const SentencePieceAlgorithm algorithm : {SentencePieceAlgorithm::bpe, SentencePieceAlgorithm::character}) {
+    for (const std::string piece : {"<", "С", "\u2581"}) {
+      CAPTURE(piece);
+      const SentencePieceModel m = with_bytes(tiny_model([&](SentencePieceModel& m) {
+        m.algorithm = algorithm;
+        m.pieces.push_back({piece, 0.0f, PieceType::control});
+      }));
+      // sentencepiece loads it, then fails on text with the character ("all normalized characters are not consumed")
+      CHECK_THROWS_WITH_AS(serialize(m, "one.gguf"), doctest::Contains(("one.gguf: piece 2 ('" + piece + "') is a control piece of one character").c_str()),
+                           bg2vec::Error);
+    }
+    // Longer control pieces are fine, and so is the same piece typed normal.
+    for (const PieceType type : {PieceType::control, PieceType::normal}) {
+      const SentencePieceModel m = with_bytes(tiny_model([&](SentencePieceModel& m) {
+        m.algorithm = algorithm;
+        m.pieces.push_back({type == PieceType::control ? "<s>" : "<", 0.0f, type});
+      }));
+      const Tokenizer t = Tokenizer::from_serialized(serialize(m), "ok");
+      for (const std::string& text : texts) CHECK_NOTHROW(t.encode(text));
+    }
+  }
+  const SentencePieceModel unigram = tiny_model([](SentencePieceModel& m) {
+    m.algorithm = SentencePieceAlgorithm::unigram;
+    m.pieces[1].type = PieceType::control;
+  });
+  CHECK_THROWS_WITH_AS(serialize(unigram, "u.gguf"), doctest::Contains("u.gguf: a unigram model needs at least one normal"), bg2vec::Error);
+  SentencePieceModel with_normal = unigram;
+  with_normal.pieces[1].type = PieceType::normal;
+  CHECK_NOTHROW(Tokenizer::from_serialized(serialize(with_normal), "ok").encode("a"));
+}
+
 TEST_CASE("Tokenizer::from_serialized: bytes that are not a model are an error naming the model") {
   CHECK_THROWS_WITH_AS(Tokenizer::from_serialized("not a model", "vocab of x.gguf"),
                        doctest::Contains("vocab of x.gguf: not a sentencepiece model"), bg2vec::Error);
