@@ -156,7 +156,8 @@ inline Tokenizer tokenizer_from_gguf(const gguf::GgufFile& f) {
 //    converter pads.
 // Refused: a unigram model (llama.cpp's SentencePiece tokenizer applies BPE merges by score, which cuts a
 // unigram vocabulary differently), more pieces than vocab_size. What llama.cpp cannot reproduce but still
-// works (a normalization rule other than identity, removal of extra whitespace) is returned as warnings.
+// works (a normalization rule other than identity, removal of extra whitespace, no byte fallback: llama.cpp then fails
+// on characters outside the vocabulary) is returned as warnings.
 inline std::vector<std::string> add_gguf_vocabulary(gguf::GgufWriter& w, const ParsedSentencePiece& spm, int vocab_size,
                                                     const std::string& name, const GgufTokenizerFlags& flags = {}) {
   const SentencePieceModel& m = spm.model;
@@ -171,6 +172,9 @@ inline std::vector<std::string> add_gguf_vocabulary(gguf::GgufWriter& w, const P
     warnings.push_back(name + ": normalization '" + spm.normalizer_name +
                        "': llama.cpp does not normalize text, so texts that this rule rewrites (e.g. NFKC's full-width "
                        "forms) are cut differently there");
+  if (!m.byte_fallback)
+    warnings.push_back(name + ": has no byte fallback (no <0xHH> pieces): llama.cpp's SentencePiece tokenizer stops with an error "
+                              "(std::out_of_range) on any character outside the vocabulary, where sentencepiece gives <unk>");
   if (m.remove_extra_whitespaces)
     warnings.push_back(name + ": removes extra whitespace, which llama.cpp does not: texts with runs of spaces are cut differently there");
 
