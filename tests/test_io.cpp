@@ -1,6 +1,8 @@
 // Model input/output: safetensors (read, write, validation), sharded folders, config.json, and the
 // clear errors that bad files get.
 #include <bg2vec/io/batch_file.hpp>
+#include <bg2vec/io/checkpoint.hpp>
+#include <bg2vec/io/peft.hpp>
 #include <bg2vec/nn/decoder.hpp>
 #include <doctest/doctest.h>
 
@@ -561,4 +563,110 @@ TEST_CASE("a token batch file must hold matching [B, T] int64 ids and mask") {
   const io::SafetensorsFile f(dir / "b.safetensors");
   CHECK(error_of([&] { io::read_token_batch(f); }).find("'attention_mask' has shape [2, 2] but 'input_ids' has [2, 3]") !=
         std::string::npos);
+}
+
+// Regressions from fuzzing the readers (tests/fuzz/, docs/reliability.md): each case is the input class a
+// fuzz target or the sanitizer build showed to get past a reader.
+TEST_CASE("regression (fuzz_safetensors): a shape whose element count overflows is refused, not taken for an empty tensor") {
+  test::TempDir dir("io-overflow");
+  const auto path = dir / "overflow.safetensors";
+  // 2^62 x 4 float32 = 2^66 bytes: the products wrapped to 0 and matched the empty range [0, 0).
+  write_raw_safetensors(path, R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", 0);
+  CHECK_THROWS_WITH_AS(io::SafetensorsFile{path}, doctest::Contains("overflow.safetensors: tensor 'a': shape [4611686018427387904, 4] of F32 has too many elements"), Error);
+  write_raw_safetensors(path, R"({"a":{"dtype":"BF16","shape":[4294967296,4294967296,2],"data_offsets":[0,0]}})", 0);
+  CHECK_THROWS_WITH_AS(io::SafetensorsFile{path}, doctest::Contains("has too many elements"), Error);
+  // An honest empty tensor (a zero dimension) is still read.
+  write_raw_safetensors(path, R"({"a":{"dtype":"F32","shape":[4611686018427387904,0],"data_offsets":[0,0]}})", 0);
+  CHECK(io::SafetensorsFile(path).info("a").elements() == 0);
+}
+
+TEST_CASE("regression (fuzz_hf_config): config.json values of the wrong type name the file and the field") {
+  test::TempDir dir("io-config-types");
+  const auto error_with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json c = fixture_config();
+    c[key] = value;
+    std::ofstream(dir / "config.json") << c.dump();
+    return error_of([&] { io::load_config(dir.path); });   // an nlohmann::json::type_error escaped before
+  };
+  const std::string file = (dir / "config.json").string() + ": ";
+  CHECK(error_with("tie_word_embeddings", "yes") == file + "tie_word_embeddings must be true or false, got \"yes\"");
+  CHECK(error_with("attention_bias", 0) == file + "attention_bias must be true or false, got 0");
+  CHECK(error_with("hidden_act", 7) == file + "hidden_act must be a string, got 7");
+  CHECK(error_with("sliding_window", int64_t(1) << 40) == file + "sliding_window must be null or a positive integer");
+  CHECK(error_with("tie_word_embeddings", nullptr).empty());   // null: the architecture's default
+}
+
+TEST_CASE("regression (fuzz_peft_config): adapter_config.json ranks out of range and values of the wrong type are refused") {
+  test::TempDir dir("io-adapter-config");
+  const auto error_with = [&](const std::string& text) {
+    std::ofstream(dir / "adapter_config.json") << text;
+    return error_of([&] { io::read_adapter_config(dir.path); });
+  };
+  const std::string file = (dir / "adapter_config.json").string() + ": ";
+  const std::string base = R"({"peft_type": "LORA", "lora_alpha": 16, "target_modules": ["q_proj"], )";
+  CHECK(error_with(base + R"("r": 8})").empty());
+  CHECK(error_with(base + R"("r": -4})") == file + "\"r\" must be a positive integer (at most 65536), got -4");
+  CHECK(error_with(base + R"("r": 0})") == file + "\"r\" must be a positive integer (at most 65536), got 0");
+  CHECK(error_with(base + R"("r": 1099511627776})") == file + "\"r\" must be a positive integer (at most 65536), got 1099511627776");
+  CHECK(error_with(base + R"("r": 8, "lora_dropout": "high"})") == file + "lora_dropout must be a number in [0, 1), got \"high\"");
+  CHECK(error_with(base + R"("r": 8, "lora_dropout": 1.5})") == file + "lora_dropout must be a number in [0, 1), got 1.5");
+  CHECK(error_with(R"({"peft_type": 7})") == file + "peft_type must be \"LORA\"");
+  CHECK(error_with("[1, 2]") == file + "not a JSON object");
+}
+
+// Regressions from fuzzing the checkpoint reader (tests/fuzz/fuzz_checkpoint.cpp).
+TEST_CASE("regression (fuzz_checkpoint): trainer_state.json fields of the wrong type and moments of the wrong size are refused") {
+  test::TempDir dir("train-ckpt-types");
+  std::vector<float> params(4, 0.5f);
+  train::AdamW adamw;
+  adamw.m().assign(4, 0.1f);
+  adamw.v().assign(4, 0.2f);
+  io::save_checkpoint(dir.path, params, &adamw, {3, 7, "mntp"});
+  const auto json_file = dir / "checkpoint" / "trainer_state.json";
+  nlohmann::json good;
+  std::ifstream(json_file) >> good;
+  const auto error_with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json j = good;
+    j[key] = value;
+    std::ofstream(json_file) << j.dump();
+    train::AdamW fresh;
+    try {
+      io::load_checkpoint(dir / "checkpoint", params, &fresh, "mntp");
+    } catch (const Error& e) {   // an nlohmann::json::type_error escaped before, naming no file
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string file = json_file.string() + ": damaged checkpoint: ";
+  CHECK(error_with("step", 3).empty());
+  CHECK(error_with("objective", 3) == file + "\"objective\" is not a string");
+  CHECK(error_with("checksum", nullptr) == file + "\"checksum\" is not a string");
+  CHECK(error_with("step", "three") == file + "\"step\" is not a non-negative integer");
+  CHECK(error_with("parameters", -4) == file + "\"parameters\" is not a non-negative integer");
+  CHECK(error_with("adamw_steps", nullptr) == file + "\"adamw_steps\" is not a non-negative integer");
+
+  // AdamW moments of 3 values for 4 parameters (checksum and sizes otherwise right): they were taken as
+  // they were, and the first step after the resume failed.
+  io::SafetensorsWriter w;
+  const std::vector<float> four(4, 0.5f), three(3, 0.1f);
+  w.add("params", {4}, four);
+  w.add("adamw.m", {3}, three);
+  w.add("adamw.v", {4}, four);
+  w.save(dir / "checkpoint" / "state.safetensors");
+  nlohmann::json j = good;
+  j["checksum"] = std::to_string(io::fnv1a(io::MappedFile(dir / "checkpoint" / "state.safetensors").bytes()));
+  std::ofstream(json_file) << j.dump();
+  train::AdamW fresh;
+  CHECK_THROWS_WITH_AS(io::load_checkpoint(dir / "checkpoint", params, &fresh, "mntp"),
+                       doctest::Contains("state.safetensors: tensor 'adamw.m' has 3 elements, expected 4"), Error);
+  CHECK(fresh.m().empty());
+}
+
+TEST_CASE("regression (fuzz_safetensors, UBSan): an empty tensor reads without a memcpy to or from a null pointer") {
+  test::TempDir dir("io-empty");
+  const auto path = dir / "empty.safetensors";
+  write_raw_safetensors(path, R"({"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"h":{"dtype":"BF16","shape":[0],"data_offsets":[0,0]}})", 0);
+  const io::SafetensorsFile file(path);
+  CHECK(file.read_float32("e").empty());   // memcpy(nullptr, map, 0): undefined, reported by the sanitizer build
+  CHECK(file.read_float32("h").empty());
 }

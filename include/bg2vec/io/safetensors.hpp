@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -135,9 +136,6 @@ class SafetensorsFile {
       t.shape.push_back(d.get<int64_t>());
       too_many = too_many || __builtin_mul_overflow(elements, uint64_t(t.shape.back()), &elements);
     }
-    if (too_many || elements > data_size / dtype_size(t.dtype))
-      fail(path(), where + "shape " + shape_string(t.shape) + " has too many elements for the " + std::to_string(data_size) +
-                       "-byte data section");
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
       fail(path(), where + "data_offsets must be two non-negative integers");
     t.begin = offsets[0].get<size_t>();
@@ -145,6 +143,9 @@ class SafetensorsFile {
     if (t.begin > t.end || t.end > data_size)
       fail(path(), where + "data offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
                        ") out of range of the " + std::to_string(data_size) + "-byte data section (truncated file?)");
+    if (too_many || elements > std::numeric_limits<size_t>::max() / dtype_size(t.dtype))
+      fail(path(), where + "shape " + shape_string(t.shape) + " of " + std::string(dtype_name(t.dtype)) +
+                       " has too many elements (its byte size overflows 64 bits)");
     if (size_t(t.elements()) * dtype_size(t.dtype) != t.end - t.begin)
       fail(path(), where + "shape " + shape_string(t.shape) + " of " + std::string(dtype_name(t.dtype)) + " needs " +
                        std::to_string(size_t(t.elements()) * dtype_size(t.dtype)) + " bytes, offsets give " +
