@@ -41,8 +41,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const text::Tokenizer tokenizer = text::Tokenizer::from_serialized(proto, "fuzz");
     fuzz::check(tokenizer.vocab_size() == int(m.pieces.size()), "sentencepiece sees every piece");
-    for (std::string_view sample : {"София е столицата на България.", "  a  b\tc\n", "\xF0\x9F\x98\x80 <unk> <s>"})
+    for (std::string_view sample : {"София е столицата на България.", "  a  b\tc\n", "\xF0\x9F\x98\x80 <unk> <s>"}) {
+      // sentencepiece's word models cannot encode a text with a word that is a control piece (their own
+      // <s> included): its limitation, which validate() does not try to rule out; loading must still work.
+      if (m.algorithm == text::SentencePieceAlgorithm::word) {
+        fuzz::refusals_allowed([&] { (void)tokenizer.decode(tokenizer.encode(sample, true, true)); });
+        continue;
+      }
       (void)tokenizer.decode(tokenizer.encode(sample, true, true));
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     fuzz::check(false, "sentencepiece loads, encodes and decodes every model that validate() accepts");
