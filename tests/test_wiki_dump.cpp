@@ -152,6 +152,11 @@ TEST_CASE("bad input fails with the file name and the position, and leaves no ar
   SUBCASE("a missing file") {
     CHECK(error_of(dir / "missing.xml", out).find("missing.xml: cannot open") != std::string::npos);
   }
+  SUBCASE("regression (bad-input table): XML that is not a MediaWiki dump") {   // passed for an empty dump before
+    write_file(dir / "page.html", "<html><body><page><title>X</title></page></body></html>");
+    CHECK(error_of(dir / "page.html", out) == (dir / "page.html").string() +
+                                                  ": not a MediaWiki dump: the root element is <html>, not <mediawiki>");
+  }
   CHECK_FALSE(fs::exists(out));
   for (const auto& entry : fs::directory_iterator(dir.path))   // nor a temporary file
     CHECK(entry.path().string().find(".tmp.") == std::string::npos);

@@ -86,7 +86,9 @@ class WikiDumpReader {
     auto& self = *static_cast<WikiDumpReader*>(self_ptr);
     const int depth = ++self.depth_;
     self.field_ = Field::None;
-    if (depth == 1) {
+    if (depth == 1) {   // refused at once: any other XML file would otherwise pass for an empty dump
+      if (!is(name, "mediawiki"))
+        fail(self.path_, "not a MediaWiki dump: the root element is <" + std::string(name) + ">, not <mediawiki>");
       self.seen_root_ = true;
     } else if (depth == 2 && is(name, "page")) {
       self.in_page_ = true;
