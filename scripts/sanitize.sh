@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Builds the library, the CLI and every test suite with AddressSanitizer + UndefinedBehaviorSanitizer
-# (-DBG2VEC_SANITIZE=ON, in build-asan, benchmarks left out) and runs the whole suite: any report (memory
-# error, leak, undefined behaviour, in a test or in the CLI it runs) fails it. The cases that run the
-# embedded Gemma-3-270M through the CLI (test_demo's Gemma-3-270M demo, test_cli_gguf's perplexity and
-# generation) are skipped (BG2VEC_TEST_SKIP_REAL_MODEL=1): they take minutes at full speed, several times
-# that instrumented, and read the same GGUF code the fixtures and the fuzzers cover.
-#   bash scripts/sanitize.sh [CTEST ARGS...]       e.g. bash scripts/sanitize.sh -R test_io
+# Builds the library, the CLI and the test suites with AddressSanitizer + UndefinedBehaviorSanitizer
+# (-DBG2VEC_SANITIZE=ON, in build-asan, benchmarks left out) and runs them: any report (memory error, leak,
+# undefined behaviour, in a test or in the CLI it runs) fails. The cases that run the embedded Gemma-3-270M
+# through the CLI (test_demo's Gemma-3-270M demo, test_cli_gguf's perplexity and generation) are skipped
+# (BG2VEC_TEST_SKIP_REAL_MODEL=1): minutes each at full speed, several times that instrumented, over the same
+# GGUF and model code that the fixtures and the fuzzers cover.
+#   bash scripts/sanitize.sh                      every suite
+#   bash scripts/sanitize.sh test_io test_shards  only these suites (built and run)
 # Environment: BG2VEC_SANITIZE_BUILD (default build-asan), BG2VEC_SANITIZE_JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BG2VEC_SANITIZE_BUILD:-build-asan}
 jobs=${BG2VEC_SANITIZE_JOBS:-$(nproc)}
-# -O1: about half the compile time of -O3 under the sanitizers, and their usual setting.
+# -O1: far less compile time than -O3 under the sanitizers, and their usual setting.
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DBG2VEC_SANITIZE=ON \
   -DBG2VEC_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j"$jobs"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export BG2VEC_TEST_SKIP_REAL_MODEL=1
-ctest --test-dir "$build" --output-on-failure -j"$jobs" "$@"
+if (($#)); then
+  cmake --build "$build" -j"$jobs" --target bg2vec_cli "$@"
+  regex="^($(IFS='|'; echo "$*"))\$"
+  ctest --test-dir "$build" --output-on-failure -j"$jobs" -R "$regex"
+else
+  cmake --build "$build" -j"$jobs"
+  ctest --test-dir "$build" --output-on-failure -j"$jobs"
+fi
