@@ -296,7 +296,9 @@ inline nlohmann::json to_json(const ModelConfig& c) {
   if (c.is_gemma()) {
     j["hidden_activation"] = "gelu_pytorch_tanh";
     if (j.contains("hidden_act")) j["hidden_act"] = "gelu_pytorch_tanh";
-    j["query_pre_attn_scalar"] = c.query_pre_attn_scalar;
+    // An int where it is one: transformers 5's config classes validate the field's type (int) strictly.
+    const double scalar = c.query_pre_attn_scalar;
+    j["query_pre_attn_scalar"] = scalar == std::floor(scalar) && std::abs(scalar) < 1e9 ? nlohmann::json(int64_t(scalar)) : nlohmann::json(scalar);
     j["attn_logit_softcapping"] = c.attn_logit_softcapping ? nlohmann::json(*c.attn_logit_softcapping) : nlohmann::json(nullptr);
     j["final_logit_softcapping"] = c.final_logit_softcapping ? nlohmann::json(*c.final_logit_softcapping) : nlohmann::json(nullptr);
   } else {
