@@ -165,6 +165,15 @@ TEST_CASE("a dense run ranks by cosine similarity and reports an approximate ind
   CHECK(*hnsw.recall_vs_exact == Approx(1));
 }
 
+// Found by tests/fuzz/fuzz_beir.cpp (with the JSON dictionary): nlohmann throws out_of_range, not
+// parse_error, for a number that overflows a double, and read_jsonl let it through naming no file or line.
+TEST_CASE("regression (fuzz_beir): a number too large for a double in a JSON line names the file and the line") {
+  TempDir dir;
+  dir.write("corpus.jsonl", "{\"_id\":\"a\",\"text\":\"x\"}\n{\"_id\":\"b\",\"text\":\"y\",\"score\":1e999}\n");
+  CHECK_THROWS_WITH_AS(load_corpus(dir.path / "corpus.jsonl"), doctest::Contains("corpus.jsonl:2: bad JSON: [json.exception.out_of_range.406]"),
+                       Error);
+}
+
 TEST_CASE("bad BEIR input: errors name the file, the line and the problem") {
   TempDir dir;
   CHECK_THROWS_WITH_AS(load_beir(dir.path / "nowhere"), doctest::Contains("nowhere: no such BEIR folder"), Error);

@@ -24,7 +24,7 @@ void read_jsonl(const std::filesystem::path& file, Visit&& visit) {
     nlohmann::json value;
     try {
       value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {   // parse_error, and out_of_range for a number like 1e999
       fail(file.string() + ":" + std::to_string(number), std::string("bad JSON: ") + e.what());
     }
     visit(value, number);
