@@ -12,6 +12,8 @@
 #include "demo/settings.hpp"
 #include "demo/subprocess.hpp"
 
+#include <bg2vec/core/resources.hpp>
+
 namespace bg2vec::cli {
 namespace {
 
@@ -61,6 +63,25 @@ std::string set_name(const std::string& dir, const std::vector<std::string>& tak
 const std::vector<std::string> kOwnSets = {"wiki-sections", "wiki-cloze", "dev-sections", "wiki-fragments", "wiki-continuations",
                                            "dev-fragments"};
 
+// Model folders the demo writes in float32 (causal, mntp, encoder and the three runs/), for its disk estimate.
+constexpr int kModelFolders = 6;
+
+// --out before any work: an empty or new folder, or with --overwrite an earlier demo's (it carries the marker
+// file), which is removed; never a folder of other files. Then the disk space the model folders need.
+void prepare_out(const fs::path& out, bool overwrite, double model_bytes) {
+  const fs::path marker = out / ".bg2vec-demo";
+  if (fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out))) {
+    if (!overwrite) fail(out, "already exists and is not empty (choose another --out, or --overwrite to replace an earlier demo)");
+    if (!fs::exists(marker)) fail(out, "holds files that no demo wrote: --overwrite replaces only an earlier demo's folder");
+    fs::remove_all(out);
+  }
+  fs::create_directories(out);
+  write_file_atomically(marker, "written by bg2vec demo\n");
+  const double needed = model_bytes * 1.1;   // the folders, their tokenizers and the data beside them
+  if (const double free = free_disk_bytes(out); needed > free)
+    fail(out, "the demo writes about " + gib(needed) + " and the disk has " + gib(free) + " free");
+}
+
 int demo_command(const Args& args) {
   po::options_description options("options");
   options.add_options()
@@ -78,7 +99,8 @@ int demo_command(const Args& args) {
       ("classify-set", po::value<std::vector<std::string>>()->composing(),
        "a folder with train.tsv and test.tsv (label<TAB>text, as `eval classify`): linear-probe accuracy of every stage; repeatable")
       ("compute", po::value<std::string>()->default_value(""), "f32 | bf16 | auto (default: bf16 where the CPU has AVX512-BF16)")
-      ("batch-size", po::value<int>()->default_value(16), "encoding batch size during evaluation");
+      ("batch-size", po::value<int>()->default_value(16), "encoding batch size during evaluation")
+      ("overwrite", po::bool_switch(), "replace --out when it holds an earlier demo (never a folder of other files)");
   po::variables_map vm;
   if (!parse("demo", "Turn a pretrained LLM into a Bulgarian text encoder with the LLM2Vec recipe, evaluate every stage on "
                      "held-out sets and write a report.", options, args, vm))
@@ -119,6 +141,8 @@ int demo_command(const Args& args) {
                                eval::load_labelled_tsv(fs::path(dir) / "test.tsv")});
     }
 
+  prepare_out(out, vm["overwrite"].as<bool>(),
+              from_scratch ? 0.0 : double(ParameterLayout(load_model_config(model)).total()) * 4 * kModelFolders);
   const fs::path work = out / "data";
   fs::create_directories(work);
   nlohmann::json settings_json = s.json();

@@ -4,8 +4,11 @@
 // merged, the adapter also in <out>/adapter) with bg2vec.json recording attention and pooling.
 #include "cli.hpp"
 
+#include <bg2vec/core/folder_lock.hpp>
 #include <bg2vec/core/progress.hpp>
+#include <bg2vec/core/resources.hpp>
 #include <bg2vec/nn/encoder.hpp>
+#include <bg2vec/nn/memory_estimate.hpp>
 #include <bg2vec/train.hpp>
 #include <bg2vec/train/data.hpp>
 
@@ -34,6 +37,52 @@ void trim_log(const std::filesystem::path& log, int64_t step) {
     } catch (const nlohmann::json::exception&) {}   // a line cut by the kill
   }
   write_file_atomically(log, kept);
+}
+
+// Whether `out` holds anything but a run of ours: a checkpoint to resume, or what a run killed before its first
+// checkpoint leaves (its lock, its log, a half-written checkpoint folder).
+bool holds_other_files(const std::filesystem::path& out) {
+  if (!std::filesystem::is_directory(out) || io::find_checkpoint(out)) return false;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    const std::string name = entry.path().filename().string();
+    if (name != ".lock" && name != "train_log.jsonl" && !name.starts_with("checkpoint.tmp.")) return true;
+  }
+  return false;
+}
+
+// The run's peak memory (nn/memory_estimate.hpp: the largest phase of a step) and the bytes it writes (the
+// model, the adapter, a checkpoint and, while it is replaced, its predecessor) against what is free: a run that
+// would not fit stops here, with the numbers, not when the OOM killer or a full disk stops it.
+void check_resources(const io::ModelConfig& c, const po::variables_map& vm, const std::string& objective,
+                     const std::filesystem::path& model_dir, const std::filesystem::path& out) {
+  memory::StepShape shape;
+  shape.batch = vm["batch-size"].as<int>() * (objective == "simcse" ? 2 : 1);   // SimCSE: two views of each text
+  shape.seq_len = vm["seq-len"].as<int>();
+  shape.lora = vm["lora-rank"].as<int>() > 0;
+  shape.lora_config = {vm["lora-rank"].as<int>(), vm["lora-alpha"].as<float>(), 0, split_list(vm["lora-targets"].as<std::string>())};
+  shape.memory = vm["activation-checkpointing"].as<bool>() ? ActivationMemory::LayerInputs : ActivationMemory::AllLayers;
+  shape.predicted = objective == "ntp" ? 1.0 : objective == "mntp" ? vm["mask-rate"].as<float>() : 0.0;
+  shape.adamw = vm["optimizer"].as<std::string>() == "adamw";
+  const bool gguf = !model_dir.empty() && is_gguf(model_dir);
+  double file_bytes = 0;
+  if (gguf) {
+    file_bytes = double(std::filesystem::file_size(model_dir));
+  } else if (!model_dir.empty()) {
+    const io::TensorStore store(model_dir);
+    for (const auto& name : store.names()) file_bytes += double(store.info(name).end - store.info(name).begin);
+  }
+  const double memory_needed = memory::training(c, compute_choice(vm), shape, file_bytes, gguf).peak();
+  if (const auto available = available_memory_bytes(); available && memory_needed > *available)
+    fail("this run needs about " + gib(memory_needed) + " of memory at its peak and " + gib(*available) +
+         " is available (a smaller --batch-size or --seq-len, --activation-checkpointing or LoRA need less; "
+         "bg2vec inspect --model M --batch B --seq-len T shows the estimate; --no-resource-check starts anyway)");
+
+  const double parameters = double(ParameterLayout(c).total());
+  const double trainable = shape.lora ? double(LoraLayout(c, shape.lora_config).total()) : parameters;
+  const double disk_needed = 4 * parameters + 4 * trainable + 2 * 4 * trainable * (shape.adamw ? 3 : 1);
+  if (const double free = free_disk_bytes(out); disk_needed > free)
+    fail(out, "this run writes about " + gib(disk_needed) + " (model, checkpoints) and the disk has " + gib(free) +
+                  " free (--no-resource-check starts anyway)");
 }
 
 int train_command(const Args& args) {
@@ -80,6 +129,8 @@ int train_command(const Args& args) {
       ("val-batches", po::value<int>()->default_value(4), "batches per validation")
       ("checkpoint-every", po::value<int>()->default_value(100), "checkpoint every N steps")
       ("activation-checkpointing", po::bool_switch(), "recompute each layer's forward in backward (less memory)")
+      ("overwrite", po::bool_switch(), "write into --out although it holds other files (a checkpoint there is resumed anyway)")
+      ("no-resource-check", po::bool_switch(), "start even where the memory or disk estimate says the run will not fit")
       ("no-progress", po::bool_switch(), "no progress line");
   po::variables_map vm;
   if (!parse("train", "Train with NTP, MNTP or SimCSE; resumes from <out>/checkpoint when there is one.", options, args, vm))
@@ -93,16 +144,27 @@ int train_command(const Args& args) {
   require(batch_size > 0 && seq_len > 1 && steps > 0 && accumulation > 0, "--batch-size, --seq-len, --steps, --accumulation must be positive");
   const uint64_t seed = vm["seed"].as<uint64_t>();
 
-  // The model and tokenizer.
+  // The output folder, before any work: a folder of other files is not written into unless asked, a run
+  // resumes from its checkpoint, and the lock (held to the end) proves the folder writable and ours alone.
+  if (holds_other_files(out) && !vm["overwrite"].as<bool>())
+    fail(out, "already exists and holds files but no checkpoint to resume (--overwrite writes into it anyway)");
+  const FolderLock lock(out);
+
+  // The model's configuration, then the memory and disk the run needs against what is free, then the weights.
   std::filesystem::path model_dir = vm.count("model") ? std::filesystem::path(vm["model"].as<std::string>()) : "";
-  Model model = [&] {
-    if (!model_dir.empty()) return load_model(model_dir);
+  const io::ModelConfig model_config = [&] {
+    if (!model_dir.empty()) return load_model_config(model_dir);
     const std::filesystem::path cfg = vm["init-config"].as<std::string>();
     std::ifstream in(cfg);
     if (!in) fail(cfg, "cannot open");
     nlohmann::json j;
     try { j = nlohmann::json::parse(in); } catch (const nlohmann::json::exception& e) { fail(cfg, std::string("not valid JSON: ") + e.what()); }
-    Model m(io::parse_config(j, cfg));
+    return io::parse_config(j, cfg);
+  }();
+  if (!vm["no-resource-check"].as<bool>()) check_resources(model_config, vm, objective, model_dir, out);
+  Model model = [&] {
+    if (!model_dir.empty()) return load_model(model_dir);
+    Model m(model_config);
     train::initialise(m, seed);
     return m;
   }();
@@ -179,7 +241,7 @@ int train_command(const Args& args) {
       if (auto ckpt = io::find_checkpoint(out)) {
         const auto state = io::load_checkpoint(*ckpt, trainer.trainable(), trainer.adamw(), objective);
         if (state.seed != seed) fail(*ckpt / "trainer_state.json", "the checkpoint was made with --seed " + std::to_string(state.seed));
-        trainer.set_steps_done(state.step);
+        trainer.resume_at(state.step);
         trim_log(log_file, state.step);
         std::fprintf(stderr, "resuming from %s at step %lld\n", ckpt->c_str(), (long long)state.step);
       } else {

@@ -9,6 +9,6 @@ bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target bg2vec_cli
 out=${BG2VEC_DEMO_OUT:-out/demo}
-mkdir -p "$out"
-build/bg2vec demo --out "$out" "$@" 2>&1 | tee "$out.log"
+mkdir -p "$(dirname "$out")"
+build/bg2vec demo --out "$out" --overwrite "$@" 2>&1 | tee "$out.log"
 echo "The report is in $out/report.md (figures in $out/report.json)."

@@ -3,6 +3,7 @@
 // training losses that fall, and an encoder that serves the other commands. Twice: `--from-scratch`
 // (no model needed: the offline fallback) and on the embedded Gemma-3-270M GGUF (skipped where
 // scripts/setup_model.sh has not installed it).
+#include <bg2vec/core/atomic_file.hpp>
 #include <bg2vec/core/jsonl.hpp>
 #include <doctest/doctest.h>
 
@@ -24,17 +25,25 @@ nlohmann::json read_json(const std::filesystem::path& file) {
 
 const std::filesystem::path kModel = std::filesystem::path(BG2VEC_REPO_DATA) / "../models/gemma3-270m/gemma-3-270m-q4_k_m.gguf";
 
+// An earlier demo's folder (its marker file and a file of its own), which --overwrite must replace whole.
+void plant_earlier_demo(const std::filesystem::path& out) {
+  write_file_atomically(out / ".bg2vec-demo", "written by bg2vec demo\n");
+  write_file_atomically(out / "causal" / "stale.txt", "from an earlier run\n");
+}
+
 // Each quick demo runs once per test process (it takes a while); every test case reads its output.
-// --eval-set adds a user's BEIR set (the tiny fixture), --classify-set a labelled set.
+// --eval-set adds a user's BEIR set (the tiny fixture), --classify-set a labelled set; each is written over
+// an earlier demo with --overwrite.
 struct QuickDemo {
   test::TempDir dir;
   std::filesystem::path out = dir / "out";
   test::CliRun run;
   explicit QuickDemo(const std::string& name, const std::string& flags)
-      : dir(name), run(test::run_cli("demo --quick " + flags + " --out " + out.string() + " --eval-set " +
-                                         test::fixture("beir-tiny").string() + " --classify-set " +
-                                         test::fixture("classify-tiny").string(),
-                                     dir)) {}
+      : dir(name), run((plant_earlier_demo(out),
+                        test::run_cli("demo --quick --overwrite " + flags + " --out " + out.string() + " --eval-set " +
+                                          test::fixture("beir-tiny").string() + " --classify-set " +
+                                          test::fixture("classify-tiny").string(),
+                                      dir))) {}
 };
 
 const std::filesystem::path& scratch_demo() {
@@ -237,6 +246,22 @@ TEST_CASE("Gemma-3-270M: the final encoder serves bg2vec eval retrieval with the
   const auto out = pretrained_demo();
   if (out.empty()) return;
   check_served(out, {"wiki-sections", "beir-tiny"});
+}
+
+TEST_CASE("--out: --overwrite replaces an earlier demo's folder; a folder of other files is never written into") {
+  const auto out = scratch_demo();
+  CHECK(!std::filesystem::exists(out / "causal" / "stale.txt"));
+  CHECK(std::filesystem::exists(out / ".bg2vec-demo"));
+  test::TempDir dir("demo-out");
+  write_file_atomically(dir / "theirs" / "notes.txt", "keep me\n");
+  for (const std::string flags : {"", " --overwrite"}) {
+    CAPTURE(flags);
+    const test::CliRun r = test::run_cli("demo --quick --from-scratch --out " + (dir / "theirs").string() + flags, dir);
+    CHECK(r.status == 1);
+    CHECK(r.output.find(flags.empty() ? "already exists and is not empty" : "holds files that no demo wrote") != std::string::npos);
+    CHECK(std::filesystem::exists(dir / "theirs" / "notes.txt"));
+    CHECK(!std::filesystem::exists(dir / "theirs" / "data"));
+  }
 }
 
 TEST_CASE("a bad --eval-set, --classify-set or --model fails before any training, naming it") {

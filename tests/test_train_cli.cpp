@@ -2,6 +2,7 @@
 // exactly lr x the gradient that transformers computes; with --adapter only the PEFT adapter changes.
 // train pretrains a model from a config on token shards, resumes after an interruption, and writes an
 // HF folder with bg2vec.json. Bad input fails with one clear line and writes nothing.
+#include <bg2vec/core/folder_lock.hpp>
 #include <bg2vec/data/shards.hpp>
 #include <bg2vec/train.hpp>
 #include <doctest/doctest.h>
@@ -269,4 +270,49 @@ TEST_CASE_TEMPLATE("bg2vec train: MNTP with LoRA on a Gemma folder, then SimCSE 
   }
   std::ifstream settings(dir / "encoder/bg2vec.json");
   CHECK(nlohmann::json::parse(settings)["attention"] == "bidirectional");
+}
+
+TEST_CASE("bg2vec train checks its output folder, memory and disk before any work") {
+  test::TempDir dir("cli-train-limits");
+  for (const std::string split : {"train"}) {
+    data::ShardWriter writer(data::shard_path(dir / "shards", split, 0), 384, 16);
+    for (int block = 0; block < 8; ++block) {
+      std::vector<int32_t> ids(16);
+      for (int t = 0; t < 16; ++t) ids[size_t(t)] = 5 + (block * 7 + t * 11) % 370;
+      writer.write_block(ids);
+    }
+    writer.finish();
+  }
+  const std::string common = "train --objective ntp --model " + test::fixture("hf/mistral-dev").string() + " --shards " +
+                             (dir / "shards").string() + " --steps 2 --no-progress --out ";
+  const std::string small = " --batch-size 2 --seq-len 16";
+  auto expect_error = [&](const std::string& args, const std::string& message) {
+    CAPTURE(args);
+    const Run r = run(common + args + (args.find("--batch-size") == std::string::npos ? small : ""), dir / "log");
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(r.output.find(message) != std::string::npos, r.output);
+  };
+
+  // a folder of someone else's files is not written into unless asked
+  const auto theirs = dir / "theirs";
+  write_file_atomically(theirs / "notes.txt", "keep me\n");
+  expect_error(theirs.string(), "theirs: already exists and holds files but no checkpoint to resume");
+  CHECK(!std::filesystem::exists(theirs / "model.safetensors"));
+  Run r = run(common + theirs.string() + small + " --overwrite", dir / "log");
+  CHECK_MESSAGE(r.status == 0, r.output);
+  CHECK(std::filesystem::exists(theirs / "model.safetensors"));
+  CHECK(std::filesystem::exists(theirs / "notes.txt"));
+
+  // an output that cannot be a folder (a path under a file), and a folder another run is writing
+  expect_error((dir / "shards" / "train-00000.bin" / "out").string(), "cannot create the folder");
+  {
+    const FolderLock busy(dir / "busy");
+    expect_error((dir / "busy").string(), "another process is writing to this folder");
+  }
+  r = run(common + (dir / "busy").string() + small, dir / "log");   // free again once the holder is gone
+  CHECK_MESSAGE(r.status == 0, r.output);
+
+  // a run that cannot fit in memory is refused with the estimate, before the model is read
+  expect_error((dir / "huge").string() + " --batch-size 200000 --seq-len 4096", "of memory at its peak and");
+  CHECK(!std::filesystem::exists(dir / "huge" / "model.safetensors"));
 }

@@ -194,27 +194,34 @@ TEST_CASE("gradient accumulation over two halves equals the gradient of the whol
   CHECK(test::relative_error(b.gradient(), a.gradient()) < 1e-5);
 }
 
-TEST_CASE("a run resumed from a checkpoint continues exactly; a damaged checkpoint is refused") {
+TEST_CASE("a run resumed from a checkpoint continues exactly (f32 and bf16 products); a damaged checkpoint is refused") {
   test::TempDir dir("train-ckpt");
   const train::TrainBatch batch{sequences(2, 8, 40, 3), {}, {}};
   auto fresh = [] { Model m(tiny_config()); train::initialise(m, 9); return m; };
-  Model straight = fresh();
-  train::Trainer<train::Ntp> t1(straight, {}, {.seed = 5});
-  for (int s = 0; s < 4; ++s) t1.step(batch, 1e-2f);
+  std::vector<backend::Compute> computes{backend::Compute::F32};
+  if (backend::cpu::has_avx512_bf16()) computes.push_back(backend::Compute::Bf16);
+  for (const backend::Compute compute : computes) {
+    CAPTURE(backend::compute_name(compute));
+    const train::TrainerOptions options{.seed = 5, .compute = compute};
+    Model straight = fresh();
+    train::Trainer<train::Ntp> t1(straight, {}, options);
+    for (int s = 0; s < 4; ++s) t1.step(batch, 1e-2f);
 
-  Model first_half = fresh();
-  train::Trainer<train::Ntp> t2(first_half, {}, {.seed = 5});
-  for (int s = 0; s < 2; ++s) t2.step(batch, 1e-2f);
-  io::save_checkpoint(dir.path, t2.trainable(), t2.adamw(), {2, 5, "ntp"});
-  CHECK(io::find_checkpoint(dir.path) == dir / "checkpoint");
+    Model first_half = fresh();
+    train::Trainer<train::Ntp> t2(first_half, {}, options);
+    for (int s = 0; s < 2; ++s) t2.step(batch, 1e-2f);
+    io::save_checkpoint(dir.path, t2.trainable(), t2.adamw(), {2, 5, "ntp"});
+    CHECK(io::find_checkpoint(dir.path) == dir / "checkpoint");
 
-  Model resumed = fresh();
-  train::Trainer<train::Ntp> t3(resumed, {}, {.seed = 5});
-  const auto state = io::load_checkpoint(dir / "checkpoint", t3.trainable(), t3.adamw(), "ntp");
-  CHECK(state.step == 2);
-  t3.set_steps_done(state.step);
-  for (int s = 0; s < 2; ++s) t3.step(batch, 1e-2f);
-  CHECK(resumed.parameters() == straight.parameters());
+    // bf16: the resumed trainer's bf16 copies of the base were made from the fresh weights, before the restore
+    Model resumed = fresh();
+    train::Trainer<train::Ntp> t3(resumed, {}, options);
+    const auto state = io::load_checkpoint(dir / "checkpoint", t3.trainable(), t3.adamw(), "ntp");
+    CHECK(state.step == 2);
+    t3.resume_at(state.step);
+    for (int s = 0; s < 2; ++s) t3.step(batch, 1e-2f);
+    CHECK(resumed.parameters() == straight.parameters());
+  }
 
   // another objective, another model size, a flipped byte: refused, nothing written
   Model other = fresh();

@@ -32,7 +32,9 @@ inline void save_checkpoint(const std::filesystem::path& out_dir, std::span<cons
                             const CheckpointState& state) {
   const auto final_dir = out_dir / "checkpoint", old_dir = out_dir / "checkpoint.old";
   const auto temp_dir = out_dir / ("checkpoint.tmp." + std::to_string(::getpid()));
-  std::filesystem::remove_all(temp_dir);
+  // What a killed run left mid-write (one writer per folder: bg2vec train holds its lock, core/folder_lock.hpp).
+  for (const auto& entry : std::filesystem::directory_iterator(out_dir))
+    if (entry.path().filename().string().starts_with("checkpoint.tmp.")) std::filesystem::remove_all(entry.path());
   std::filesystem::create_directories(temp_dir);
   SafetensorsWriter writer;
   const Shape shape{int64_t(params.size())};

@@ -57,7 +57,7 @@ class Trainer {
     const double loss = gradients(micro_batches);
     last_grad_norm_ = clip_grad_norm(grad_, options_.clip);
     std::visit([&](auto& opt) { opt.step(trainable(), grad_, lr); }, optimizer_);
-    if (!lora_ && decoder_.projections().bf16()) decoder_.refresh_projections();   // the base's bf16 copies
+    refresh_base_copies();
     ++step_;
     return loss;
   }
@@ -74,12 +74,22 @@ class Trainer {
   std::span<float> trainable() { return lora_ ? std::span<float>(lora_->parameters()) : std::span<float>(model_.parameters()); }
   std::span<const float> gradient() const { return grad_; }
   int64_t steps_done() const { return step_; }
-  void set_steps_done(int64_t s) { step_ = s; }
+  // Goes on after `step` steps, once a checkpoint has replaced the trainable parameters and the optimizer's
+  // state: the base's bf16 copies are made anew from the restored weights (products read those).
+  void resume_at(int64_t step) {
+    step_ = step;
+    refresh_base_copies();
+  }
   double last_grad_norm() const { return last_grad_norm_; }
   AdamW* adamw() { return std::get_if<AdamW>(&optimizer_); }
   const Decoder<Attn>& decoder() const { return decoder_; }
 
  private:
+  // The bf16 copies of a fully trained base follow its float32 masters (a LoRA run's base never changes).
+  void refresh_base_copies() {
+    if (!lora_ && decoder_.projections().bf16()) decoder_.refresh_projections();
+  }
+
   Model& model_;
   LoraAdapter* lora_;
   Decoder<Attn> decoder_;
