@@ -82,8 +82,8 @@ PY
   nice "$BG2VEC" encode --compute f32 --model "$reference" --text-file "$case_texts" --out "$WORK/$name.bg2vec.safetensors" \
     > "$WORK/$name.encode.log" 2>&1
   # llama-embedding's logger runs in a thread that is not always drained at exit: the JSON on stdout comes out cut
-  # short now and then (seen on the fixtures' small outputs); such a run is repeated.
-  for try in 1 2 3 4 5; do
+  # short now and then (seen on the fixtures' small outputs, up to half the runs under load); such a run is repeated.
+  for try in $(seq 20); do
     nice "$embedding" -m "$gguf" -f "$case_texts" -t "$THREADS" -c 4096 -b 4096 -ub 4096 --embd-normalize -1 \
       --embd-output-format json --verbose-prompt > "$WORK/$name.llama.json" 2> "$WORK/$name.llama.log"
     "$PY" -c 'import json, sys; t = open(sys.argv[1]).read(); json.loads(t[t.index("{\n  \"object\""):])' \
