@@ -56,6 +56,19 @@ const std::vector<Case>& cases() {
   return all;
 }
 
+// Train and val shards of 8 blocks of 16 ids within the fixtures' 384-piece vocabulary.
+void write_fixture_shards(const std::filesystem::path& dir) {
+  for (const std::string split : {"train", "val"}) {
+    data::ShardWriter writer(data::shard_path(dir, split, 0), 384, 16);
+    for (int block = 0; block < 8; ++block) {
+      std::vector<int32_t> ids(16);
+      for (int t = 0; t < 16; ++t) ids[size_t(t)] = 5 + (block * 7 + t * 11) % 370;
+      writer.write_block(ids);
+    }
+    writer.finish();
+  }
+}
+
 }  // namespace
 
 TEST_CASE("bg2vec step with SGD changes each weight by lr x the gradient of transformers") {
@@ -241,15 +254,7 @@ TEST_CASE_TEMPLATE("bg2vec train: MNTP with LoRA on a Gemma folder, then SimCSE 
                    test::Gemma3Dev) {
   const std::string name = F::name;
   test::TempDir dir("cli-train-" + name);
-  for (const std::string split : {"train", "val"}) {
-    data::ShardWriter writer(data::shard_path(dir / "shards", split, 0), 384, 16);
-    for (int block = 0; block < 8; ++block) {
-      std::vector<int32_t> ids(16);
-      for (int t = 0; t < 16; ++t) ids[size_t(t)] = 5 + (block * 7 + t * 11) % 370;
-      writer.write_block(ids);
-    }
-    writer.finish();
-  }
+  write_fixture_shards(dir / "shards");
   const std::string shards = " --shards " + (dir / "shards").string() + " --batch-size 2 --seq-len 16 --steps 3 --no-progress";
   Run r = run("train --objective mntp --model " + test::fixture("hf/" + name).string() + shards +
                   " --mask-token-id 4 --mask-rate 0.3 --lora-rank 4 --lr 1e-3 --val-every 3 --out " + (dir / "mntp").string(),
@@ -274,15 +279,7 @@ TEST_CASE_TEMPLATE("bg2vec train: MNTP with LoRA on a Gemma folder, then SimCSE 
 
 TEST_CASE("bg2vec train checks its output folder, memory and disk before any work") {
   test::TempDir dir("cli-train-limits");
-  for (const std::string split : {"train"}) {
-    data::ShardWriter writer(data::shard_path(dir / "shards", split, 0), 384, 16);
-    for (int block = 0; block < 8; ++block) {
-      std::vector<int32_t> ids(16);
-      for (int t = 0; t < 16; ++t) ids[size_t(t)] = 5 + (block * 7 + t * 11) % 370;
-      writer.write_block(ids);
-    }
-    writer.finish();
-  }
+  write_fixture_shards(dir / "shards");
   const std::string common = "train --objective ntp --model " + test::fixture("hf/mistral-dev").string() + " --shards " +
                              (dir / "shards").string() + " --steps 2 --no-progress --out ";
   const std::string small = " --batch-size 2 --seq-len 16";
