@@ -9,6 +9,8 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
 using namespace bg2vec::text;
 
@@ -152,4 +154,16 @@ TEST_CASE("training: unigram from articles.jsonl, and bad options") {
   CHECK_THROWS_WITH_AS(train_tokenizer(work_dir / "missing.jsonl", work_dir / "x.model"),
                        doctest::Contains("missing.jsonl: cannot open"), bg2vec::Error);
   CHECK_FALSE(fs::exists(work_dir / "x.model"));
+}
+
+TEST_CASE("regression (fuzz_tokenizer_model): a tokenizer.model with an empty piece is an error naming the file") {
+  // sentencepiece throws from its trie builder (Darts: "zero-length key") instead of returning a status;
+  // uncaught, that ended the process.
+  const auto file = bg2vec::test::fixture("fuzz-regressions/tokenizer-empty-piece.model");
+  CHECK_THROWS_WITH_AS(Tokenizer{file}, doctest::Contains((file.string() + ": not a usable sentencepiece model").c_str()),
+                       bg2vec::Error);
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  CHECK_THROWS_WITH_AS(Tokenizer::from_serialized(bytes, "in memory"), doctest::Contains("in memory: not a usable sentencepiece model"),
+                       bg2vec::Error);
 }
