@@ -123,8 +123,7 @@ int export_sentence_transformers(const Args& args) {
       {"unk_token", piece(spm.unk_id)}, {"pad_token", piece(pad)}, {"add_bos_token", bos >= 0}, {"add_eos_token", false},
       {"model_max_length", settings.max_length}, {"padding_side", "right"}, {"clean_up_tokenization_spaces", false}};
 
-  const std::filesystem::path temp = out.string() + ".tmp." + std::to_string(::getpid());
-  try {
+  write_folder_atomically(out, [&](const std::filesystem::path& temp) {
     std::filesystem::create_directories(temp / "1_Pooling");
     io::SafetensorsWriter weights;
     weights.metadata("format", "pt");
@@ -150,13 +149,7 @@ int export_sentence_transformers(const Args& args) {
     write_file_atomically(temp / "1_Pooling" / "config.json", pooling.dump(2) + "\n");
     settings.attention = bidirectional ? "bidirectional" : "causal";
     settings.save(temp);
-    if (std::filesystem::exists(out)) std::filesystem::remove(out);   // checked above: an empty folder
-    std::filesystem::rename(temp, out);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove_all(temp, ec);
-    throw;
-  }
+  });
   std::printf("wrote %s: Gemma3TextModel (%s attention, %s pooling, max_seq_length %d), %zu pieces, in %.1f s\n", out.c_str(),
               settings.attention.c_str(), settings.pooling.c_str(), settings.max_length, spm.pieces.size(), seconds());
   return 0;

@@ -39,18 +39,11 @@ int gguf_import(const Args& args) {
   std::fprintf(stderr, "read %s: %s, %.1fM parameters, %zu pieces (%.1f s)\n", file.c_str(), model.config().architecture.c_str(),
                double(model.parameter_count()) / 1e6, size_t(model.config().vocab_size), seconds());
 
-  const std::filesystem::path temp = out.string() + ".tmp." + std::to_string(::getpid());
-  try {
+  write_folder_atomically(out, [&](const std::filesystem::path& temp) {
     save_model(model, temp, dtype_name == "bf16" ? DType::BF16 : DType::F32);
     write_file_atomically(temp / "tokenizer.model", tokenizer);
     if (gguf_file.has("bg2vec.attention")) EncoderSettings::from_gguf(gguf_file).save(temp);   // a `gguf export`ed encoder
-    if (std::filesystem::exists(out)) std::filesystem::remove(out);   // checked above: an empty folder
-    std::filesystem::rename(temp, out);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove_all(temp, ec);
-    throw;
-  }
+  });
   std::printf("wrote %s (config.json, model.safetensors as %s, tokenizer.model) in %.1f s\n", out.c_str(), dtype_name.c_str(),
               seconds());
   return 0;

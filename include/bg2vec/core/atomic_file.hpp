@@ -54,4 +54,21 @@ inline void write_file_atomically(const std::filesystem::path& path, const std::
   f.commit();
 }
 
+// A folder written whole or not at all: fill(temp) writes "<out>.tmp.<pid>", which then takes the place of
+// `out` (new, or an empty folder: remove() refuses any other); on an error the temporary folder goes and the
+// error goes on.
+template <class Fill>
+void write_folder_atomically(const std::filesystem::path& out, Fill&& fill) {
+  const std::filesystem::path temp = out.string() + ".tmp." + std::to_string(::getpid());
+  try {
+    fill(temp);
+    if (std::filesystem::exists(out)) std::filesystem::remove(out);
+    std::filesystem::rename(temp, out);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove_all(temp, ec);
+    throw;
+  }
+}
+
 }  // namespace bg2vec
