@@ -17,5 +17,5 @@ fuzz_seconds=${BG2VEC_TEST_FUZZ_SECONDS:-4}
 if [ "$fuzz_seconds" != 0 ]; then BG2VEC_FUZZ_SEED=${BG2VEC_FUZZ_SEED:-1} bash scripts/fuzz.sh "$fuzz_seconds"; fi
 if [ "${BG2VEC_TEST_SANITIZE:-1}" != 0 ]; then
   bash scripts/sanitize.sh test_io test_shards test_gguf test_gguf_tokenizer test_wiki_dump test_wikitext test_eval_retrieval \
-    test_cli_bad_inputs
+    test_cli_bad_inputs test_tokenizer
 fi
