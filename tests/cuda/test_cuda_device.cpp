@@ -1,0 +1,164 @@
+// The CUDA backend on a GPU: cuBLASLt products against Eigen, and the device decoder's forward pass (every
+// layer's hidden states, logits, pooled embeddings; both attention policies with key padding, the sliding
+// window of the causal one) against the CPU decoder and transformers' float64 references (tests/fixtures/hf),
+// in the float32 mode (float32 tolerance) and the bf16 mode (kBf16Tolerance). Without a GPU it exits with
+// CTest's skip code (kSkip, SKIP_RETURN_CODE in tests/cuda/CMakeLists.txt): a skip, not a pass.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <bg2vec/backend/cuda/decoder.hpp>
+#include <bg2vec/backend/cuda/gemm.hpp>
+#include <bg2vec/backend/cuda/runtime.hpp>
+#include <bg2vec/io/batch_file.hpp>
+#include <bg2vec/nn/decoder.hpp>
+#include <bg2vec/nn/pooling.hpp>
+#include <doctest/doctest.h>
+
+#include "../support.hpp"
+
+#include <cstdio>
+#include <random>
+
+using namespace bg2vec;
+namespace cu = bg2vec::backend::cuda;
+
+namespace {
+
+constexpr int kSkip = 77;
+constexpr double kF32Tolerance = 1e-5;    // against the CPU decoder (float32 sums in another order)
+constexpr double kHfTolerance = 1e-4;     // against transformers, as tests/test_forward_parity.cpp
+// bf16 weights and product inputs (8 significant bits: 2^-9 relative rounding each), float32 accumulation and
+// residual stream: the hidden states stay within a few percent of the float32 ones relative to their largest
+// value on these 2-3-layer models.
+constexpr double kBf16Tolerance = 3e-2;
+
+Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Matrix m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+  return m;
+}
+
+double relative_error(const Eigen::Ref<const Matrix>& a, const Eigen::Ref<const Matrix>& b) {
+  return test::relative_error(test::span_of(a), test::span_of(b));
+}
+
+template <class F, class A>
+struct On {
+  using fixture = F;
+  using attention = A;
+  static std::string prefix() { return std::is_same_v<A, Bidirectional> ? "bidir_" : "causal_"; }
+};
+using test::CausalWithoutWindow;
+using test::Gemma2Dev;
+using test::Gemma3Dev;
+using test::MistralDev;
+
+}  // namespace
+
+TEST_CASE("cuBLASLt products in float32 match Eigen, every transposition, with accumulation") {
+  cu::Gemm gemm;
+  const int M = 37, N = 29, K = 45;
+  const Matrix a = random_matrix(M, K, 1), b = random_matrix(K, N, 2), c0 = random_matrix(M, N, 3);
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      CAPTURE(ta);
+      CAPTURE(tb);
+      const Matrix as = ta ? Matrix(a.transpose()) : a, bs = tb ? Matrix(b.transpose()) : b;   // stored forms
+      cu::DeviceArena arena(1 << 20);
+      float* da = arena.take<float>(size_t(as.size()));
+      float* db = arena.take<float>(size_t(bs.size()));
+      float* dc = arena.take<float>(size_t(c0.size()));
+      cu::upload(da, as.data(), size_t(as.size()));
+      cu::upload(db, bs.data(), size_t(bs.size()));
+      cu::upload(dc, c0.data(), size_t(c0.size()));
+      gemm(M, N, K, {da, cu::Dtype::F32, ta, int(as.cols())}, {db, cu::Dtype::F32, tb, int(bs.cols())}, dc, cu::Dtype::F32, N, 0.5f,
+           1.0f);
+      Matrix c(M, N);
+      cu::download(c.data(), dc, size_t(c.size()));
+      CHECK(relative_error(c, Matrix(0.5f * a * b + c0)) < 1e-6);
+    }
+}
+
+TEST_CASE_TEMPLATE("device forward in float32 matches the CPU decoder and transformers", C, On<MistralDev, CausalWithoutWindow>,
+                   On<MistralDev, Bidirectional>, On<Gemma2Dev, CausalWithoutWindow>, On<Gemma2Dev, Bidirectional>,
+                   On<Gemma3Dev, CausalWithoutWindow>, On<Gemma3Dev, Bidirectional>) {
+  using P = typename C::attention;
+  const std::string name = C::fixture::name;
+  const auto& reference = test::hf_reference(name);
+  const Model model = load_model(test::fixture("hf/" + name));
+  const TokenBatch batch = io::read_token_batch(reference);
+  Activations acts(model.config(), batch.batch, batch.seq_len, false);
+  std::vector<Matrix> cpu_outputs, gpu_outputs;
+  const Decoder<P> cpu(model);
+  cpu.forward(batch, acts, &cpu_outputs);
+
+  cu::DeviceDecoder<float> gpu(model);
+  gpu.forward<P>(batch, &gpu_outputs);
+  REQUIRE(gpu_outputs.size() == cpu_outputs.size());
+  const int L = model.config().num_layers;
+  for (size_t l = 0; l < gpu_outputs.size(); ++l) {
+    CAPTURE(l);
+    const double err = relative_error(gpu_outputs[l], cpu_outputs[l]);
+    CHECK(err < kF32Tolerance);
+    // HF's hidden_states: embedding, layers 1..L-1, final norm(layer L); ours has layer L too (index L)
+    if (l != size_t(L)) {
+      const int hf = l < size_t(L) ? int(l) : L;
+      const double hf_err =
+          test::relative_error(test::span_of(gpu_outputs[l]), reference.read_float32(C::prefix() + "hidden." + std::to_string(hf)));
+      CHECK(hf_err < kHfTolerance);
+      MESSAGE(name << " " << C::prefix() << "hidden." << hf << ": vs CPU " << err << ", vs transformers " << hf_err);
+    }
+  }
+  Matrix cpu_logits;
+  cpu.logits(acts, cpu_logits);
+  const Matrix logits = gpu.logits();
+  CHECK(relative_error(logits, cpu_logits) < kF32Tolerance);
+  const double logits_err = test::relative_error(test::span_of(logits), reference.read_float32(C::prefix() + "logits"));
+  CHECK(logits_err < kHfTolerance);
+  const Matrix pooled = gpu.template embed<P, pool::Mean>(batch);
+  const double pool_err = test::relative_error(test::span_of(pooled), reference.read_float32(C::prefix() + "mean_pool"));
+  CHECK(pool_err < kHfTolerance);
+  CHECK(relative_error(pooled, pool::pool_forward<pool::Mean>(acts.hidden(), batch)) < kF32Tolerance);
+  MESSAGE(name << " " << C::prefix() << "logits vs transformers " << logits_err << ", mean_pool " << pool_err);
+}
+
+TEST_CASE_TEMPLATE("the default causal mask (sliding window on Gemma's sliding layers) on the device", F, MistralDev, Gemma2Dev,
+                   Gemma3Dev) {
+  const Model model = load_model(test::fixture(std::string("hf/") + F::name));
+  const TokenBatch batch = io::read_token_batch(test::hf_reference(F::name));
+  Activations acts(model.config(), batch.batch, batch.seq_len, false);
+  const Decoder<Causal> cpu(model);
+  cpu.forward(batch, acts);
+  cu::DeviceDecoder<float> gpu(model);
+  gpu.forward<Causal>(batch);
+  CHECK(relative_error(gpu.hidden(), acts.hidden()) < kF32Tolerance);
+  const Matrix pooled = gpu.template embed<Causal, pool::LastToken>(batch);
+  CHECK(relative_error(pooled, pool::pool_forward<pool::LastToken>(acts.hidden(), batch)) < kF32Tolerance);
+}
+
+TEST_CASE_TEMPLATE("device forward in bf16 stays within the bf16 tolerance of float32", F, MistralDev, Gemma2Dev, Gemma3Dev) {
+  const Model model = load_model(test::fixture(std::string("hf/") + F::name));
+  const TokenBatch batch = io::read_token_batch(test::hf_reference(F::name));
+  Activations acts(model.config(), batch.batch, batch.seq_len, false);
+  Decoder<Bidirectional>(model).forward(batch, acts);
+  cu::DeviceDecoder<cu::Bf16> gpu(model);
+  const Matrix pooled = gpu.template embed<Bidirectional, pool::Mean>(batch);
+  const double hidden_err = relative_error(gpu.hidden(), acts.hidden());
+  const Matrix expected = pool::pool_forward<pool::Mean>(acts.hidden(), batch);
+  const double pool_err = relative_error(pooled, expected);
+  double min_cosine = 1;
+  for (int b = 0; b < batch.batch; ++b)
+    min_cosine = std::min(min_cosine, double(pooled.row(b).normalized().dot(expected.row(b).normalized())));
+  CHECK(hidden_err < kBf16Tolerance);
+  CHECK(pool_err < kBf16Tolerance);
+  CHECK(min_cosine > 0.999);
+  MESSAGE(F::name << " bf16: hidden " << hidden_err << ", mean_pool " << pool_err << ", min cosine " << min_cosine);
+}
+
+int main(int argc, char** argv) {
+  if (cu::device_count() == 0) {
+    std::puts("test_cuda_device: no GPU here: skipped");
+    return kSkip;
+  }
+  return doctest::Context(argc, argv).run();
+}
