@@ -348,11 +348,35 @@ void check_attention(const AttentionCase& c) {
                                                                       drop, b, h, i, out.data());
   CHECK(relative_error(out, out_ref) < 1e-5);
   CHECK(relative_error(lse, lse_ref) < 1e-5);
+
+  // backward from the CPU's forward: dq a row per query, dk and dv a row per key
+  const Matrix d_out = random_matrix(batch.tokens(), c.heads * d, 31);
+  Matrix dq_ref(batch.tokens(), c.heads * d), dk_ref(batch.tokens(), c.kv_heads * d), dv_ref(batch.tokens(), c.kv_heads * d);
+  layers::attention_backward<P>(q, k, v, out_ref, lse_ref, d_out, batch, shape, dq_ref, dk_ref, dv_ref, dropout, attention_stream(1));
+  Vector delta(batch.batch * c.heads * T);
+  for (int b = 0; b < batch.batch; ++b)
+    for (int h = 0; h < c.heads; ++h)
+      for (int i = 0; i < T; ++i)
+        delta[(b * c.heads + h) * T + i] = cu::attention_row_delta<d>(lane, out_ref.data(), d_out.data(), g, b, h, i);
+  Matrix dq(batch.tokens(), c.heads * d), dk(batch.tokens(), c.kv_heads * d), dv(batch.tokens(), c.kv_heads * d);
+  for (int b = 0; b < batch.batch; ++b) {
+    for (int h = 0; h < c.heads; ++h)
+      for (int i = 0; i < T; ++i)
+        cu::attention_row_backward_query<d>(lane, q.data(), k.data(), v.data(), d_out.data(), lse_ref.data(), delta.data(),
+                                            batch.mask.data(), g, mask, drop, b, h, i, dq.data());
+    for (int kvh = 0; kvh < c.kv_heads; ++kvh)
+      for (int j = 0; j < T; ++j)
+        cu::attention_row_backward_key<d>(lane, q.data(), k.data(), v.data(), d_out.data(), lse_ref.data(), delta.data(),
+                                          batch.mask.data(), g, mask, drop, b, kvh, j, dk.data(), dv.data());
+  }
+  CHECK(relative_error(dq, dq_ref) < 1e-5);
+  CHECK(relative_error(dk, dk_ref) < 1e-5);
+  CHECK(relative_error(dv, dv_ref) < 1e-5);
 }
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("attention rows: both policies, key padding, GQA, a window, a soft-cap and dropout", P, Causal, Bidirectional) {
+TEST_CASE_TEMPLATE("attention rows, forward and backward: both policies, key padding, GQA, a window, a soft-cap and dropout", P, Causal, Bidirectional) {
   check_attention<P>({4, 2, std::nullopt, std::nullopt, 0.0f});
   check_attention<P>({4, 1, 4, std::nullopt, 0.0f});
   check_attention<P>({2, 2, 3, 50.0f, 0.0f});
