@@ -13,7 +13,15 @@ namespace bg2vec::backend::cuda {
   template void launch_rope<T>(T*, int, int, int, int, const float*, const float*, int, cudaStream_t);                   \
   template void launch_attention_forward<T>(const T*, const T*, const T*, const uint8_t*, int, const AttentionGeometry&, \
                                             const AttentionMask&, const DeviceDropout&, T*, float*, cudaStream_t);       \
-  template void launch_gated_forward<T>(GateKind, const T*, const T*, T*, size_t, cudaStream_t);
+  template void launch_gated_forward<T>(GateKind, const T*, const T*, T*, size_t, cudaStream_t);                         \
+  template void launch_rmsnorm_backward<float, T>(const float*, const T*, float, const float*, const float*, int, int,   \
+                                                  float*, float*, cudaStream_t);                                         \
+  template void launch_gated_backward<T>(GateKind, const T*, const T*, const float*, float*, float*, size_t,             \
+                                         cudaStream_t);                                                                  \
+  template void launch_attention_backward<T>(const T*, const T*, const T*, const T*, const float*, const float*, float*, \
+                                             const uint8_t*, int, const AttentionGeometry&, const AttentionMask&,        \
+                                             const DeviceDropout&, float*, float*, float*, cudaStream_t);                \
+  template void launch_gather_rows<T>(const float*, const int64_t*, int, int, T*, cudaStream_t);
 
 BG2VEC_CUDA_INSTANTIATE(float)
 BG2VEC_CUDA_INSTANTIATE(Bf16)
@@ -21,6 +29,9 @@ BG2VEC_CUDA_INSTANTIATE(Bf16)
 // float32 mode both are <float, float, float> above
 template void launch_rmsnorm<float, Bf16, float>(const float*, const Bf16*, float, float, int, int, float*, float*, cudaStream_t);
 template void launch_rmsnorm<Bf16, Bf16, Bf16>(const Bf16*, const Bf16*, float, float, int, int, Bf16*, float*, cudaStream_t);
+// and the backward of those q/k norms, and of the post-norms (their input is the float32 branch) in both modes
+template void launch_rmsnorm_backward<Bf16, Bf16>(const Bf16*, const Bf16*, float, const float*, const float*, int, int, float*,
+                                                  float*, cudaStream_t);
 
 #undef BG2VEC_CUDA_INSTANTIATE
 

@@ -1,7 +1,8 @@
-// The CUDA backend on a GPU: cuBLASLt products against Eigen, and the device decoder's forward pass (every
+// The CUDA backend on a GPU: cuBLASLt products against Eigen; the device decoder's forward pass (every
 // layer's hidden states, logits, pooled embeddings; both attention policies with key padding, the sliding
-// window of the causal one) against the CPU decoder and transformers' float64 references (tests/fixtures/hf),
-// in the float32 mode (float32 tolerance) and the bf16 mode (kBf16Tolerance). Without a GPU it exits with
+// window of the causal one) against the CPU decoder and transformers' float64 references (tests/fixtures/hf);
+// the MNTP loss and the gradient of every parameter, and one AdamW step, against transformers' and torch's.
+// In the float32 mode to float32 tolerance, in the bf16 mode to kBf16Tolerance. Without a GPU it exits with
 // CTest's skip code (kSkip, SKIP_RETURN_CODE in tests/cuda/CMakeLists.txt): a skip, not a pass.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <bg2vec/backend/cuda/decoder.hpp>
@@ -25,6 +26,7 @@ namespace {
 constexpr int kSkip = 77;
 constexpr double kF32Tolerance = 1e-5;    // against the CPU decoder (float32 sums in another order)
 constexpr double kHfTolerance = 1e-4;     // against transformers, as tests/test_forward_parity.cpp
+constexpr double kHfGradTolerance = 1e-3; // per tensor, as tests/test_train_parity.cpp
 // bf16 weights and product inputs (8 significant bits: 2^-9 relative rounding each), float32 accumulation and
 // residual stream: the hidden states stay within a few percent of the float32 ones relative to their largest
 // value on these 2-3-layer models.
@@ -153,6 +155,69 @@ TEST_CASE_TEMPLATE("device forward in bf16 stays within the bf16 tolerance of fl
   CHECK(pool_err < kBf16Tolerance);
   CHECK(min_cosine > 0.999);
   MESSAGE(F::name << " bf16: hidden " << hidden_err << ", mean_pool " << pool_err << ", min cosine " << min_cosine);
+}
+
+namespace {
+std::vector<int32_t> int32s(const io::SafetensorsFile& reference, const std::string& name) {
+  std::vector<int32_t> out;
+  for (int64_t v : reference.read_int64(name)) out.push_back(int32_t(v));
+  return out;
+}
+// The fixture's MNTP batch: the masked ids, the labels (tests/fixtures/hf/README.md).
+TokenBatch mntp_batch(const io::SafetensorsFile& r) {
+  TokenBatch b = io::read_token_batch(r);
+  b.ids = int32s(r, "mntp_input_ids");
+  return b;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("MNTP on the device: the loss and the gradient of every parameter match transformers", F, MistralDev, Gemma2Dev,
+                   Gemma3Dev) {
+  const auto& reference = test::hf_reference(F::name);
+  const Model model = load_model(test::fixture(std::string("hf/") + F::name));
+  cu::DeviceDecoder<float> gpu(model, /*trainable=*/true);
+  const double loss = gpu.token_prediction<Bidirectional>(mntp_batch(reference), int32s(reference, "mntp_labels"));
+  CHECK(loss == doctest::Approx(reference.read_float32("mntp_grad_loss")[0]).epsilon(1e-5));
+  const std::vector<float> grad = gpu.gradients();
+  double worst = 0;
+  for (const auto& p : model.layout().tensors()) {
+    CAPTURE(p.name);
+    const double err = test::relative_error({grad.data() + p.offset, p.size()}, reference.read_float32("mntp_grad." + p.name));
+    CHECK(err < kHfGradTolerance);
+    worst = std::max(worst, err);
+  }
+  MESSAGE(F::name << " mntp_grad on the device: loss " << loss << ", worst relative gradient error " << worst);
+
+  // the bf16 mode against the float32 one
+  cu::DeviceDecoder<cu::Bf16> bf16(model, true);
+  const double loss_bf16 = bf16.token_prediction<Bidirectional>(mntp_batch(reference), int32s(reference, "mntp_labels"));
+  const std::vector<float> grad_bf16 = bf16.gradients();
+  double worst_bf16 = 0;
+  for (const auto& p : model.layout().tensors())
+    worst_bf16 = std::max(worst_bf16, test::relative_error({grad_bf16.data() + p.offset, p.size()}, {grad.data() + p.offset, p.size()}));
+  CHECK(loss_bf16 == doctest::Approx(loss).epsilon(kBf16Tolerance));
+  CHECK(worst_bf16 < 0.1);   // per tensor, relative to its largest gradient: bf16 products of 2-3 layers
+  MESSAGE(F::name << " mntp_grad bf16: loss " << loss_bf16 << ", worst relative gradient error against float32 " << worst_bf16);
+}
+
+TEST_CASE_TEMPLATE("one AdamW step on the device from the MNTP gradients matches torch.optim.AdamW", F, MistralDev, Gemma2Dev,
+                   Gemma3Dev) {
+  const auto& reference = test::hf_reference(F::name);
+  const Model model = load_model(test::fixture(std::string("hf/") + F::name));
+  std::vector<float> grad(model.parameter_count());
+  for (const auto& p : model.layout().tensors()) reference.read_float32("mntp_grad." + p.name, {grad.data() + p.offset, p.size()});
+  cu::DeviceDecoder<float> gpu(model, true);
+  gpu.set_gradients(grad);
+  gpu.adamw_step(1e-2f, {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f});
+  const std::vector<float> params = gpu.parameters();
+  double worst = 0;
+  for (const auto& p : model.layout().tensors()) {
+    CAPTURE(p.name);
+    const double err = test::relative_error({params.data() + p.offset, p.size()}, reference.read_float32("adamw_step1." + p.name));
+    CHECK(err < 1e-5);
+    worst = std::max(worst, err);
+  }
+  MESSAGE(F::name << " adamw_step1 on the device: worst relative error " << worst);
 }
 
 int main(int argc, char** argv) {

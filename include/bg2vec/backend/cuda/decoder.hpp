@@ -1,18 +1,25 @@
 #pragma once
-// The decoder's forward pass on one GPU (inference: encode with pooling, logits), the same graph as
-// nn/decoder.hpp's: embedding -> L x [RMSNorm -> q, k, v (Gemma-3: per-head norms) -> RoPE -> attention ->
-// o (+ Gemma's post-norm) -> residual -> RMSNorm -> gate, up -> gated activation -> down (+ post-norm) ->
-// residual] -> final RMSNorm. Products through cuBLASLt (gemm.hpp), the rest through the kernels of
-// kernels.hpp. Host code (the ordinary compiler builds it; link bg2vec::cuda).
+// The decoder on one GPU, the same graph as nn/decoder.hpp's: embedding -> L x [RMSNorm -> q, k, v (Gemma-3:
+// per-head norms) -> RoPE -> attention -> o (+ Gemma's post-norm) -> residual -> RMSNorm -> gate, up -> gated
+// activation -> down (+ post-norm) -> residual] -> final RMSNorm; the forward pass for inference (encode with
+// pooling, logits), and for full fine-tuning the forward that keeps every layer's activations, the backward
+// pass of every parameter, token-prediction losses (MNTP, NTP) through the lm_head in chunks of rows, and
+// AdamW over the whole flat parameter buffer in one kernel. Products through cuBLASLt (gemm.hpp), the rest
+// through the kernels of kernels.hpp. Host code (the ordinary compiler builds it; link bg2vec::cuda).
 //
 // T is the storage type of the weights and of the activations that feed products: float (the float32 mode,
 // for tests: float32 products without TF32) or Bf16 (bf16 products with float32 accumulation). The residual
-// stream, the norms' statistics, the final hidden states and the logits are float32 in both.
+// stream, the norms' statistics, every gradient, the master weights and AdamW's moments are float32 in both;
+// in the bf16 mode a gradient is rounded to bf16 only as the input of a product.
 //
-// Not here yet (issue #16): the backward pass, LoRA, the optimizers and the objectives on the device, and a
-// tensor-core attention kernel (the attention is one warp per query row, math/attention.hpp).
+// The parameters keep the flat layout of bg2vec::Model (nn/parameters.hpp): a tensor is at the same offset on
+// the device as on the host, for weights, gradients and moments alike.
+//
+// Not here yet (issue #16): LoRA, SimCSE, dropout in training, activation checkpointing, a tensor-core attention
+// (the attention is a warp per query row, math/attention.hpp), CUDA graphs.
 #include <bg2vec/backend/cuda/gemm.hpp>
 #include <bg2vec/backend/cuda/kernels.hpp>
+#include <bg2vec/backend/cuda/math/embedding.hpp>
 #include <bg2vec/backend/cuda/runtime.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
@@ -20,7 +27,9 @@
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/nn/pooling.hpp>
 #include <bg2vec/nn/rope.hpp>
+#include <bg2vec/train/optimizer.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -41,6 +50,21 @@ constexpr bool sees_like(bool causal) {
     return false;
   }
 }
+
+// Counts the bytes of a set of buffers (arena null), or carves them from an arena sized by that count: one
+// list of buffers serves both.
+struct Carver {
+  DeviceArena* arena = nullptr;
+  size_t bytes = 0;
+  template <class U>
+  U* take(size_t count) {
+    if (!arena) {
+      bytes += DeviceArena::footprint<U>(count);
+      return nullptr;
+    }
+    return arena->take<U>(count);
+  }
+};
 }  // namespace detail
 
 // The kernel's mask for policy P on a layer with `window`.
@@ -62,85 +86,63 @@ constexpr Dtype dtype_of() {
 template <class T>
 class DeviceDecoder {
  public:
-  explicit DeviceDecoder(const Model& model) : config_(model.config()) {
+  // trainable: also float32 master weights (the bf16 mode), gradients and AdamW moments, for full fine-tuning.
+  explicit DeviceDecoder(const Model& model, bool trainable = false)
+      : config_(model.config()), count_(model.parameter_count()), trainable_(trainable) {
+    const auto& c = config_;
+    detail::Carver carve;
+    for (int pass = 0; pass < 2; ++pass) {
+      w_ = carve.take<T>(count_);
+      if (trainable) {
+        master_ = std::is_same_v<T, float> ? nullptr : carve.take<float>(count_);
+        grad_ = carve.take<float>(count_);
+        m_ = carve.take<float>(count_);
+        v_ = carve.take<float>(count_);
+      }
+      if (pass == 0) {
+        params_ = DeviceArena(carve.bytes);
+        carve = {&params_, 0};
+      }
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      upload(w_, model.parameters().data(), count_);
+      if (trainable) master_ = w_;
+    } else {
+      std::vector<Bf16> converted(count_);
+      for (size_t i = 0; i < count_; ++i) converted[i] = to_bf16(model.parameters()[i]);
+      upload(w_, converted.data(), count_);
+      if (trainable) upload(master_, model.parameters().data(), count_);
+      check(cudaStreamSynchronize(nullptr), "uploading the weights");   // `converted` dies here
+    }
+    if (trainable) {
+      zero_grad();
+      check(cudaMemsetAsync(m_, 0, count_ * sizeof(float), stream_), "clearing AdamW's moments");
+      check(cudaMemsetAsync(v_, 0, count_ * sizeof(float), stream_), "clearing AdamW's moments");
+    }
+    const float* base = model.parameters().data();
     const auto& w = model.weights();
-    size_t bytes = 0;
-    auto count = [&bytes](const auto& t) { bytes += DeviceArena::footprint<T>(size_t(t.size())); };
-    count(w.embed);
-    count(w.final_norm);
-    if (!tied(w)) count(w.lm_head);
-    for (const auto& l : w.layers) {
-      for (const auto* m : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) count(*m);
-      for (const auto* v : {&l.attn_norm, &l.mlp_norm}) count(*v);
-      for (const auto* v : {&l.attn_out_norm, &l.mlp_out_norm, &l.q_norm, &l.k_norm})
-        if (*v) count(**v);
-    }
-    params_ = DeviceArena(bytes);
-    embed_ = put(w.embed);
-    final_norm_ = put(w.final_norm);
-    lm_head_ = tied(w) ? embed_ : put(w.lm_head);
-    for (const auto& l : w.layers) {
-      Layer d{put(l.attn_norm), put(l.mlp_norm), put(l.q), put(l.k), put(l.v), put(l.o), put(l.gate), put(l.up), put(l.down)};
-      if (l.attn_out_norm) d.attn_out_norm = put(*l.attn_out_norm);
-      if (l.mlp_out_norm) d.mlp_out_norm = put(*l.mlp_out_norm);
-      if (l.q_norm) d.q_norm = put(*l.q_norm);
-      if (l.k_norm) d.k_norm = put(*l.k_norm);
-      layers_.push_back(d);
-    }
-    check(cudaStreamSynchronize(nullptr), "uploading the weights");
+    auto at = [base](const auto& view) { return size_t(view.data() - base); };
+    auto at_opt = [&](const auto& view) { return view ? at(*view) : kNone; };
+    embed_ = at(w.embed);
+    final_norm_ = at(w.final_norm);
+    lm_head_ = at(w.lm_head);   // the embedding's offset when tied: its gradient adds into the embedding's
+    for (const auto& l : w.layers)
+      layers_.push_back({at(l.attn_norm), at(l.mlp_norm), at(l.q), at(l.k), at(l.v), at(l.o), at(l.gate), at(l.up), at(l.down),
+                         at_opt(l.attn_out_norm), at_opt(l.mlp_out_norm), at_opt(l.q_norm), at_opt(l.k_norm)});
+    require(int(layers_.size()) == c.num_layers, "the model's layers disagree with its config");
+    check(cudaStreamSynchronize(stream_), "uploading the weights");
   }
 
   const io::ModelConfig& config() const { return config_; }
   size_t parameter_bytes() const { return params_.used(); }
   size_t activation_bytes() const { return acts_.used(); }
 
-  // Runs the stack on `batch`; afterwards hidden() holds the final hidden states. `layer_outputs`, when given,
-  // receives the residual stream after the embedding and after each layer, then the final hidden states (as
-  // Decoder::forward's).
+  // Inference: runs the stack on `batch` (one layer's buffers, reused); afterwards hidden() holds the final
+  // hidden states. `layer_outputs`, when given, receives the residual stream after the embedding and after each
+  // layer, then the final hidden states (as Decoder::forward's).
   template <AttentionPolicy P>
   void forward(const TokenBatch& batch, std::vector<Matrix>* layer_outputs = nullptr) {
-    const auto& c = config_;
-    layers::check_token_ids(batch, c.vocab_size);
-    prepare(batch);
-    const int N = batch.tokens(), H = c.hidden_size, F = c.intermediate_size, d = c.head_dim;
-    const float eps = float(c.rms_norm_eps), offset = c.norm_weight_offset();
-    constexpr Dtype t = dtype_of<T>();
-    launch_embedding_gather(a_.ids, embed_, c.embedding_scale(), N, H, a_.x, stream_);
-    if (layer_outputs) layer_outputs->push_back(download_matrix(a_.x, N, H));
-    for (int l = 0; l < c.num_layers; ++l) {
-      const Layer& w = layers_[size_t(l)];
-      launch_rmsnorm(a_.x, w.attn_norm, offset, eps, N, H, a_.xn, a_.rstd, stream_);
-      if (c.qk_norms()) {                                    // Gemma-3: q, k = norm(x W^T) per head
-        gemm_->linear(N, c.q_dim(), H, a_.xn, t, w.q, t, a_.q_proj, t, 0.0f, stream_);
-        gemm_->linear(N, c.kv_dim(), H, a_.xn, t, w.k, t, a_.k_proj, t, 0.0f, stream_);
-        launch_rmsnorm(a_.q_proj, w.q_norm, offset, eps, N * c.num_heads, d, a_.q, a_.rstd, stream_);
-        launch_rmsnorm(a_.k_proj, w.k_norm, offset, eps, N * c.num_kv_heads, d, a_.k, a_.rstd, stream_);
-      } else {
-        gemm_->linear(N, c.q_dim(), H, a_.xn, t, w.q, t, a_.q, t, 0.0f, stream_);
-        gemm_->linear(N, c.kv_dim(), H, a_.xn, t, w.k, t, a_.k, t, 0.0f, stream_);
-      }
-      gemm_->linear(N, c.kv_dim(), H, a_.xn, t, w.v, t, a_.v, t, 0.0f, stream_);
-      const bool local = a_.local_cos && c.rope_theta_of_layer(l) != c.rope_theta;
-      const float* cos = local ? a_.local_cos : a_.cos;
-      const float* sin = local ? a_.local_sin : a_.sin;
-      launch_rope(a_.q, N, batch.seq_len, c.num_heads, d, cos, sin, +1, stream_);
-      launch_rope(a_.k, N, batch.seq_len, c.num_kv_heads, d, cos, sin, +1, stream_);
-      const auto cap = c.attn_logit_softcapping;
-      const AttentionGeometry g{batch.seq_len, c.num_heads, c.num_kv_heads, d, c.attention_scale(), cap ? float(*cap) : 0.0f};
-      launch_attention_forward(a_.q, a_.k, a_.v, a_.key_real, batch.batch, g, device_mask<P>(c.window_of_layer(l)),
-                               DeviceDropout{}, a_.att, a_.lse, stream_);
-      residual_branch(N, H, c.q_dim(), a_.att, w.o, w.attn_out_norm);
-
-      launch_rmsnorm(a_.x, w.mlp_norm, offset, eps, N, H, a_.xn, a_.rstd, stream_);
-      gemm_->linear(N, F, H, a_.xn, t, w.gate, t, a_.gate, t, 0.0f, stream_);
-      gemm_->linear(N, F, H, a_.xn, t, w.up, t, a_.up, t, 0.0f, stream_);
-      launch_gated_forward(c.activation() == io::Activation::GeluTanh ? GateKind::GeluTanh : GateKind::Silu, a_.gate, a_.up,
-                           a_.gate, size_t(N) * F, stream_);     // act replaces gate: inference keeps neither
-      residual_branch(N, H, F, a_.gate, w.down, w.mlp_out_norm);
-      if (layer_outputs) layer_outputs->push_back(download_matrix(a_.x, N, H));
-    }
-    launch_rmsnorm(a_.x, final_norm_, offset, eps, N, H, a_.hidden, a_.rstd, stream_);
-    if (layer_outputs) layer_outputs->push_back(download_matrix(a_.hidden, N, H));
+    run_forward<P>(batch, false, layer_outputs);
   }
 
   // forward + pooling: [B, H] embeddings, as bg2vec::embed<P, Pool>.
@@ -148,131 +150,399 @@ class DeviceDecoder {
   Matrix embed(const TokenBatch& batch) {
     const Matrix weights = pool::pooling_weights<Pool>(batch);
     forward<P>(batch);
-    upload(a_.pool_weights, weights.data(), size_t(weights.size()), stream_);
-    launch_pool_forward(a_.hidden, a_.pool_weights, batch.batch, batch.seq_len, config_.hidden_size, a_.pooled, stream_);
-    return download_matrix(a_.pooled, batch.batch, config_.hidden_size);
+    upload(s_.pool_weights, weights.data(), size_t(weights.size()), stream_);
+    launch_pool_forward(s_.hidden, s_.pool_weights, batch.batch, batch.seq_len, config_.hidden_size, s_.pooled, stream_);
+    return download_matrix(s_.pooled, batch.batch, config_.hidden_size);
   }
 
   // The final hidden states of the last forward, [B*T, H].
-  Matrix hidden() { return download_matrix(a_.hidden, rows_, config_.hidden_size); }
-  const float* hidden_device() const { return a_.hidden; }
+  Matrix hidden() { return download_matrix(s_.hidden, rows_, config_.hidden_size); }
 
   // logits [B*T, V] = softcap(hidden lm_head^T) of the last forward (products in T, float32 out).
   Matrix logits() {
     const int N = rows_, H = config_.hidden_size, V = config_.vocab_size;
-    DeviceArena out(DeviceArena::footprint<float>(size_t(N) * V) + DeviceArena::footprint<Bf16>(size_t(N) * H));
+    DeviceArena out(DeviceArena::footprint<float>(size_t(N) * V) + DeviceArena::footprint<T>(size_t(N) * H));
     float* logits = out.take<float>(size_t(N) * V);
-    const void* h = a_.hidden;
-    if constexpr (std::is_same_v<T, Bf16>) {               // the product reads bf16
-      Bf16* hb = out.take<Bf16>(size_t(N) * H);
-      launch_to_bf16(a_.hidden, hb, size_t(N) * H, stream_);
-      h = hb;
-    }
-    gemm_->linear(N, V, H, h, dtype_of<T>(), lm_head_, dtype_of<T>(), logits, Dtype::F32, 0.0f, stream_);
+    const T* h = as_t(s_.hidden, size_t(N) * H, out.take<T>(size_t(N) * H));
+    gemm_->linear(N, V, H, h, dtype_of<T>(), w_ + lm_head_, dtype_of<T>(), logits, Dtype::F32, 0.0f, stream_);
     if (const auto cap = config_.final_logit_softcapping) launch_softcap(logits, size_t(N) * V, float(*cap), stream_);
     return download_matrix(logits, N, V);
+  }
+
+  // Training (full fine-tuning; the decoder must be trainable): the mean cross-entropy of predicting labels[b, t]
+  // (-100: nothing) from the output at (b, t-1) through the lm_head, as train::Mntp and train::Ntp; adds the
+  // gradient of every parameter into the gradient buffer (zero_grad() clears it). Returns the loss.
+  template <AttentionPolicy P>
+  double token_prediction(const TokenBatch& batch, const std::vector<int32_t>& labels) {
+    require(trainable_, "token_prediction needs a DeviceDecoder made trainable");
+    require(labels.size() == size_t(batch.tokens()), "labels must be [B, T]");
+    std::vector<int64_t> rows;
+    std::vector<int32_t> targets;
+    for (int b = 0; b < batch.batch; ++b)
+      for (int t = 1; t < batch.seq_len; ++t) {
+        const int32_t y = labels[size_t(b) * batch.seq_len + t];
+        if (y == -100) continue;
+        if (y < 0 || y >= config_.vocab_size)
+          fail("label " + std::to_string(y) + " is out of the vocabulary (size " + std::to_string(config_.vocab_size) + ")");
+        rows.push_back(int64_t(b) * batch.seq_len + t - 1);
+        targets.push_back(y);
+      }
+    if (rows.empty()) fail("token prediction: the batch has no position to predict");
+    run_forward<P>(batch, true, nullptr);
+    const int N = batch.tokens(), H = config_.hidden_size;
+    check(cudaMemsetAsync(s_.d_hidden, 0, size_t(N) * H * sizeof(float), stream_), "clearing d_hidden");
+    const double loss = lm_head_cross_entropy(rows, targets, 1.0f / float(rows.size()));
+    run_backward<P>(batch);
+    return loss / double(rows.size());
+  }
+
+  void zero_grad() { check(cudaMemsetAsync(grad_, 0, count_ * sizeof(float), stream_), "clearing the gradients"); }
+
+  // One torch.optim.AdamW step of every parameter (train::AdamW's arithmetic); in the bf16 mode the bf16 weights
+  // are then rounded afresh from the float32 master weights.
+  void adamw_step(float lr, const train::AdamWConfig& config = {}) {
+    require(trainable_, "adamw_step needs a DeviceDecoder made trainable");
+    ++steps_;
+    launch_adamw(master_, grad_, m_, v_, count_,
+                 AdamWStep::at(config.beta1, config.beta2, config.eps, config.weight_decay, lr, steps_), stream_);
+    if constexpr (std::is_same_v<T, Bf16>) launch_to_bf16(master_, w_, count_, stream_);
+  }
+
+  // The flat float32 buffers, in the Model's layout.
+  std::vector<float> gradients() { return download_flat(grad_); }
+  std::vector<float> parameters() {
+    if constexpr (std::is_same_v<T, float>) return download_flat(w_);
+    else return trainable_ ? download_flat(master_) : fail_untrainable();
+  }
+  void set_gradients(std::span<const float> g) {
+    require(trainable_ && g.size() == count_, "set_gradients: a trainable decoder and a buffer of every parameter");
+    upload(grad_, g.data(), count_, stream_);
+    check(cudaStreamSynchronize(stream_), "uploading the gradients");
   }
 
   void synchronize() { check(cudaStreamSynchronize(stream_), "running the decoder"); }
 
  private:
+  static constexpr size_t kNone = size_t(-1);
+
+  // Offsets of a layer's tensors in the flat buffers (kNone: the architecture has no such tensor).
   struct Layer {
-    const T *attn_norm, *mlp_norm, *q, *k, *v, *o, *gate, *up, *down;
-    const T *attn_out_norm = nullptr, *mlp_out_norm = nullptr, *q_norm = nullptr, *k_norm = nullptr;
+    size_t attn_norm, mlp_norm, q, k, v, o, gate, up, down;
+    size_t attn_out_norm, mlp_out_norm, q_norm, k_norm;
   };
-  // One batch shape's buffers (one layer's worth, reused by every layer: inference).
-  struct Buffers {
+  // What one layer's forward writes (and its backward reads). Inference has one set, whose x_in, x_mid and
+  // output are one buffer (the residual stream, updated in place) and act = gate; training has one per layer.
+  struct LayerActs {
+    float *x_in = nullptr, *x_mid = nullptr, *out = nullptr;
+    float *rstd_attn = nullptr, *rstd_mlp = nullptr, *rstd_q = nullptr, *rstd_k = nullptr, *rstd_attn_out = nullptr,
+          *rstd_mlp_out = nullptr, *lse = nullptr, *attn_out = nullptr, *mlp_out = nullptr;
+    T *xn_attn = nullptr, *xn_mlp = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *q_proj = nullptr, *k_proj = nullptr,
+      *att = nullptr, *gate = nullptr, *up = nullptr, *act = nullptr;
+  };
+  // What a pass shares: the batch, the rotary tables, the final norm, pooling, and the backward's workspace.
+  struct Shared {
     int32_t* ids = nullptr;
     uint8_t* key_real = nullptr;
-    float *x = nullptr, *branch = nullptr, *hidden = nullptr, *rstd = nullptr, *lse = nullptr, *pool_weights = nullptr,
-          *pooled = nullptr;
-    T *xn = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *q_proj = nullptr, *k_proj = nullptr, *att = nullptr,
-      *gate = nullptr, *up = nullptr;
+    float *hidden = nullptr, *rstd_final = nullptr, *pool_weights = nullptr, *pooled = nullptr;
     float *cos = nullptr, *sin = nullptr, *local_cos = nullptr, *local_sin = nullptr;
+    // backward only
+    float *d_hidden = nullptr, *dx = nullptr, *d_branch = nullptr, *d_xn = nullptr, *d_act = nullptr, *d_gate = nullptr,
+          *d_up = nullptr, *d_att = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr, *dq_proj = nullptr, *dk_proj = nullptr,
+          *delta = nullptr;
+    T* scratch = nullptr;              // a gradient rounded to T as a product's input (the bf16 mode)
   };
 
-  static bool tied(const DecoderTensors& w) { return w.lm_head.data() == w.embed.data(); }
+  [[noreturn]] static std::vector<float> fail_untrainable() { fail("a bf16 DeviceDecoder keeps float32 weights only when trainable"); }
 
-  template <class Tensor>
-  const T* put(const Tensor& host) {
-    const size_t n = size_t(host.size());
-    T* d = params_.take<T>(n);
+  T* W(size_t offset) const { return w_ + offset; }
+  float* G(size_t offset) const { return grad_ + offset; }
+  const T* W_opt(size_t offset) const { return offset == kNone ? nullptr : w_ + offset; }
+
+  // x as the T input of a product: itself in the float32 mode, rounded into `into` in the bf16 mode.
+  const T* as_t(const float* x, size_t count, T* into) {
     if constexpr (std::is_same_v<T, float>) {
-      upload(d, host.data(), n);
+      (void)count;
+      (void)into;
+      return x;
     } else {
-      std::vector<Bf16> converted(n);
-      for (size_t i = 0; i < n; ++i) converted[i] = to_bf16(host.data()[i]);
-      upload(d, converted.data(), n);
-      check(cudaStreamSynchronize(nullptr), "uploading a weight");   // `converted` dies here
+      launch_to_bf16(x, into, count, stream_);
+      return into;
     }
-    return d;
   }
 
-  // out (the residual stream, a_.x) += branch, where branch = in W^T (Llama/Mistral: accumulated by the
-  // product itself) or rmsnorm(in W^T) (Gemma's post-norm, fused with the add).
-  void residual_branch(int N, int H, int K, const T* in, const T* weight, const T* post_norm) {
-    constexpr Dtype t = dtype_of<T>();
-    if (!post_norm) {
-      gemm_->linear(N, H, K, in, t, weight, t, a_.x, Dtype::F32, 1.0f, stream_);
-      return;
-    }
-    gemm_->linear(N, H, K, in, t, weight, t, a_.branch, Dtype::F32, 0.0f, stream_);
-    launch_post_norm_residual(a_.branch, post_norm, config_.norm_weight_offset(), float(config_.rms_norm_eps), N, H, a_.x, a_.x,
-                              a_.rstd, stream_);
-  }
-
-  // Sizes the activation arena for the batch (grown, never shrunk) and uploads ids, masks and rotary tables.
-  void prepare(const TokenBatch& batch) {
+  // Sizes the arena for the batch (grown, never shrunk), carves it, and uploads ids, masks and rotary tables.
+  void prepare(const TokenBatch& batch, bool training) {
     const auto& c = config_;
     const size_t N = size_t(batch.tokens()), H = size_t(c.hidden_size), F = size_t(c.intermediate_size);
     const size_t qd = size_t(c.q_dim()), kvd = size_t(c.kv_dim()), half = size_t(c.head_dim / 2), T_ = size_t(batch.seq_len);
+    const size_t heads = size_t(std::max(c.num_heads, 1)), lse = size_t(batch.batch) * heads * T_;
     const bool local = c.rope_local_theta && *c.rope_local_theta != c.rope_theta;
-    const size_t heads = size_t(std::max(c.num_heads, 1));
-    using A = DeviceArena;
-    const size_t bytes = A::footprint<int32_t>(N) + A::footprint<uint8_t>(N) + A::footprint<float>(N * H) * 3 +
-                         A::footprint<float>(N * heads) + A::footprint<float>(size_t(batch.batch) * c.num_heads * T_) +
-                         A::footprint<float>(N) + A::footprint<float>(size_t(batch.batch) * H) + A::footprint<T>(N * H) +
-                         A::footprint<T>(N * qd) * 3 + A::footprint<T>(N * kvd) * 3 + A::footprint<T>(N * F) * 2 +
-                         A::footprint<float>(T_ * half) * (local ? 4 : 2);
-    if (bytes > acts_.capacity()) acts_ = DeviceArena(bytes);
-    acts_.reset();
-    Buffers& a = a_;
-    a.ids = acts_.take<int32_t>(N);
-    a.key_real = acts_.take<uint8_t>(N);
-    a.x = acts_.take<float>(N * H);
-    a.branch = acts_.take<float>(N * H);
-    a.hidden = acts_.take<float>(N * H);
-    a.rstd = acts_.take<float>(N * heads);   // written by every norm (q's: a row per head), read by none in inference
-    a.lse = acts_.take<float>(size_t(batch.batch) * c.num_heads * T_);
-    a.pool_weights = acts_.take<float>(N);
-    a.pooled = acts_.take<float>(size_t(batch.batch) * H);
-    a.xn = acts_.take<T>(N * H);
-    a.q = acts_.take<T>(N * qd);
-    a.q_proj = acts_.take<T>(N * qd);
-    a.att = acts_.take<T>(N * qd);
-    a.k = acts_.take<T>(N * kvd);
-    a.k_proj = acts_.take<T>(N * kvd);
-    a.v = acts_.take<T>(N * kvd);
-    a.gate = acts_.take<T>(N * F);
-    a.up = acts_.take<T>(N * F);
-    a.cos = acts_.take<float>(T_ * half);
-    a.sin = acts_.take<float>(T_ * half);
-    a.local_cos = local ? acts_.take<float>(T_ * half) : nullptr;
-    a.local_sin = local ? acts_.take<float>(T_ * half) : nullptr;
+    const bool post = c.post_norms(), qk = c.qk_norms();
+    const int sets = training ? c.num_layers : 1;
+    detail::Carver carve;
+    for (int pass = 0; pass < 2; ++pass) {
+      Shared& s = s_;
+      s.ids = carve.take<int32_t>(N);
+      s.key_real = carve.take<uint8_t>(N);
+      s.hidden = carve.take<float>(N * H);
+      s.rstd_final = carve.take<float>(N);
+      s.pool_weights = carve.take<float>(N);
+      s.pooled = carve.take<float>(size_t(batch.batch) * H);
+      s.cos = carve.take<float>(T_ * half);
+      s.sin = carve.take<float>(T_ * half);
+      s.local_cos = local ? carve.take<float>(T_ * half) : nullptr;
+      s.local_sin = local ? carve.take<float>(T_ * half) : nullptr;
+      // the residual stream: one buffer for inference, the input of every layer and the last output for training
+      std::vector<float*> residual;
+      for (int l = 0; l <= (training ? c.num_layers : 0); ++l) residual.push_back(carve.take<float>(N * H));
+      acts_of_.assign(size_t(sets), {});
+      for (int l = 0; l < sets; ++l) {
+        LayerActs& a = acts_of_[size_t(l)];
+        a.x_in = residual[size_t(l)];
+        a.x_mid = training ? carve.take<float>(N * H) : a.x_in;
+        a.out = training ? residual[size_t(l) + 1] : a.x_in;
+        a.rstd_attn = carve.take<float>(N);
+        a.rstd_mlp = carve.take<float>(N);
+        a.lse = carve.take<float>(lse);
+        a.xn_attn = carve.take<T>(N * H);
+        a.xn_mlp = training ? carve.take<T>(N * H) : a.xn_attn;
+        a.q = carve.take<T>(N * qd);
+        a.k = carve.take<T>(N * kvd);
+        a.v = carve.take<T>(N * kvd);
+        a.att = carve.take<T>(N * qd);
+        a.gate = carve.take<T>(N * F);
+        a.up = carve.take<T>(N * F);
+        a.act = training ? carve.take<T>(N * F) : a.gate;
+        if (qk) {
+          a.q_proj = carve.take<T>(N * qd);
+          a.k_proj = carve.take<T>(N * kvd);
+          a.rstd_q = carve.take<float>(N * heads);
+          a.rstd_k = carve.take<float>(N * size_t(c.num_kv_heads));
+        }
+        if (post) {
+          a.attn_out = carve.take<float>(N * H);
+          a.mlp_out = training ? carve.take<float>(N * H) : a.attn_out;
+          a.rstd_attn_out = carve.take<float>(N);
+          a.rstd_mlp_out = carve.take<float>(N);
+        }
+      }
+      if (training) {
+        for (float** g : {&s.d_hidden, &s.dx, &s.d_branch, &s.d_xn}) *g = carve.take<float>(N * H);
+        for (float** g : {&s.d_act, &s.d_gate, &s.d_up}) *g = carve.take<float>(N * F);
+        for (float** g : {&s.d_att, &s.dq, &s.dq_proj}) *g = carve.take<float>(N * qd);
+        for (float** g : {&s.dk, &s.dv, &s.dk_proj}) *g = carve.take<float>(N * kvd);
+        s.delta = carve.take<float>(lse);
+        s.scratch = carve.take<T>(N * std::max({H, F, qd}));
+      }
+      if (pass == 0) {
+        if (carve.bytes > acts_.capacity()) acts_ = DeviceArena(carve.bytes);
+        acts_.reset();
+        carve = {&acts_, 0};
+      }
+    }
     rows_ = int(N);
-
-    upload(a.ids, batch.ids.data(), N, stream_);
-    upload(a.key_real, batch.mask.data(), N, stream_);
+    upload(s_.ids, batch.ids.data(), N, stream_);
+    upload(s_.key_real, batch.mask.data(), N, stream_);
     const layers::RopeTable rope(batch.seq_len, c.head_dim, c.rope_theta);
-    upload(a.cos, rope.cos.data(), T_ * half, stream_);
-    upload(a.sin, rope.sin.data(), T_ * half, stream_);
+    upload(s_.cos, rope.cos.data(), T_ * half, stream_);
+    upload(s_.sin, rope.sin.data(), T_ * half, stream_);
     if (local) {
       const layers::RopeTable local_rope(batch.seq_len, c.head_dim, *c.rope_local_theta);
-      upload(a.local_cos, local_rope.cos.data(), T_ * half, stream_);
-      upload(a.local_sin, local_rope.sin.data(), T_ * half, stream_);
+      upload(s_.local_cos, local_rope.cos.data(), T_ * half, stream_);
+      upload(s_.local_sin, local_rope.sin.data(), T_ * half, stream_);
       check(cudaStreamSynchronize(stream_), "uploading the rotary tables");   // the host tables die here
     }
     check(cudaStreamSynchronize(stream_), "uploading the batch");
+  }
+
+  const float* cos_of(int l) const { return local_layer(l) ? s_.local_cos : s_.cos; }
+  const float* sin_of(int l) const { return local_layer(l) ? s_.local_sin : s_.sin; }
+  bool local_layer(int l) const { return s_.local_cos && config_.rope_theta_of_layer(l) != config_.rope_theta; }
+  AttentionGeometry geometry(const TokenBatch& batch) const {
+    const auto& c = config_;
+    const auto cap = c.attn_logit_softcapping;
+    return {batch.seq_len, c.num_heads, c.num_kv_heads, c.head_dim, c.attention_scale(), cap ? float(*cap) : 0.0f};
+  }
+
+  template <AttentionPolicy P>
+  void run_forward(const TokenBatch& batch, bool training, std::vector<Matrix>* layer_outputs) {
+    const auto& c = config_;
+    layers::check_token_ids(batch, c.vocab_size);
+    prepare(batch, training);
+    const int N = batch.tokens(), H = c.hidden_size, F = c.intermediate_size, d = c.head_dim;
+    const float eps = float(c.rms_norm_eps), offset = c.norm_weight_offset();
+    constexpr Dtype t = dtype_of<T>();
+    launch_embedding_gather(s_.ids, W(embed_), c.embedding_scale(), N, H, acts_of_[0].x_in, stream_);
+    if (layer_outputs) layer_outputs->push_back(download_matrix(acts_of_[0].x_in, N, H));
+    const AttentionGeometry g = geometry(batch);
+    for (int l = 0; l < c.num_layers; ++l) {
+      const Layer& w = layers_[size_t(l)];
+      const LayerActs& a = acts_of_[training ? size_t(l) : 0];
+      launch_rmsnorm(a.x_in, W(w.attn_norm), offset, eps, N, H, a.xn_attn, a.rstd_attn, stream_);
+      if (c.qk_norms()) {                                    // Gemma-3: q, k = norm(x W^T) per head
+        gemm_->linear(N, c.q_dim(), H, a.xn_attn, t, W(w.q), t, a.q_proj, t, 0.0f, stream_);
+        gemm_->linear(N, c.kv_dim(), H, a.xn_attn, t, W(w.k), t, a.k_proj, t, 0.0f, stream_);
+        launch_rmsnorm(a.q_proj, W(w.q_norm), offset, eps, N * c.num_heads, d, a.q, a.rstd_q, stream_);
+        launch_rmsnorm(a.k_proj, W(w.k_norm), offset, eps, N * c.num_kv_heads, d, a.k, a.rstd_k, stream_);
+      } else {
+        gemm_->linear(N, c.q_dim(), H, a.xn_attn, t, W(w.q), t, a.q, t, 0.0f, stream_);
+        gemm_->linear(N, c.kv_dim(), H, a.xn_attn, t, W(w.k), t, a.k, t, 0.0f, stream_);
+      }
+      gemm_->linear(N, c.kv_dim(), H, a.xn_attn, t, W(w.v), t, a.v, t, 0.0f, stream_);
+      launch_rope(a.q, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), +1, stream_);
+      launch_rope(a.k, N, batch.seq_len, c.num_kv_heads, d, cos_of(l), sin_of(l), +1, stream_);
+      launch_attention_forward(a.q, a.k, a.v, s_.key_real, batch.batch, g, device_mask<P>(c.window_of_layer(l)), DeviceDropout{},
+                               a.att, a.lse, stream_);
+      residual_branch(N, H, c.q_dim(), a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, a.x_in, a.x_mid);
+
+      launch_rmsnorm(a.x_mid, W(w.mlp_norm), offset, eps, N, H, a.xn_mlp, a.rstd_mlp, stream_);
+      gemm_->linear(N, F, H, a.xn_mlp, t, W(w.gate), t, a.gate, t, 0.0f, stream_);
+      gemm_->linear(N, F, H, a.xn_mlp, t, W(w.up), t, a.up, t, 0.0f, stream_);
+      launch_gated_forward(gate_kind(), a.gate, a.up, a.act, size_t(N) * F, stream_);
+      residual_branch(N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, a.x_mid, a.out);
+      if (layer_outputs) layer_outputs->push_back(download_matrix(a.out, N, H));
+    }
+    x_out_ = acts_of_[training ? size_t(c.num_layers - 1) : 0].out;
+    launch_rmsnorm(x_out_, W(final_norm_), offset, eps, N, H, s_.hidden, s_.rstd_final, stream_);
+    if (layer_outputs) layer_outputs->push_back(download_matrix(s_.hidden, N, H));
+  }
+
+  GateKind gate_kind() const {
+    return config_.activation() == io::Activation::GeluTanh ? GateKind::GeluTanh : GateKind::Silu;
+  }
+
+  // out = residual + branch, where branch = in W^T (Llama/Mistral: accumulated by the product itself) or
+  // rmsnorm(in W^T) (Gemma's post-norm, which keeps in W^T and its 1/rms for the backward pass).
+  void residual_branch(int N, int H, int K, const T* in, size_t weight, size_t post_norm, float* branch, float* rstd,
+                       const float* residual, float* out) {
+    constexpr Dtype t = dtype_of<T>();
+    if (post_norm == kNone) {
+      if (out != residual)
+        check(cudaMemcpyAsync(out, residual, size_t(N) * H * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copying the residual");
+      gemm_->linear(N, H, K, in, t, W(weight), t, out, Dtype::F32, 1.0f, stream_);
+      return;
+    }
+    gemm_->linear(N, H, K, in, t, W(weight), t, branch, Dtype::F32, 0.0f, stream_);
+    launch_post_norm_residual(branch, W(post_norm), config_.norm_weight_offset(), float(config_.rms_norm_eps), N, H, residual, out,
+                              rstd, stream_);
+  }
+
+  // The products of a projection's backward, y = in W^T with W [out, in]: d_in (+)= dy W and dW += dy^T in.
+  void project_backward(int N, int out, int in_dim, const float* dy, const T* in, size_t weight, float* d_in, bool accumulate) {
+    constexpr Dtype t = dtype_of<T>();
+    const T* dy_t = as_t(dy, size_t(N) * out, s_.scratch);
+    (*gemm_)(N, in_dim, out, {dy_t, t, false, out}, {W(weight), t, false, in_dim}, d_in, Dtype::F32, in_dim, 1.0f,
+             accumulate ? 1.0f : 0.0f, stream_);
+    (*gemm_)(out, in_dim, N, {dy_t, t, true, out}, {in, t, false, in_dim}, G(weight), Dtype::F32, in_dim, 1.0f, 1.0f, stream_);
+  }
+
+  // The backward of residual_branch: dx (the gradient of out) passes to the residual unchanged; the branch's
+  // gradient goes through the post-norm, if any, and the projection into d_in.
+  void residual_branch_backward(int N, int H, int K, const T* in, size_t weight, size_t post_norm, const float* branch,
+                                const float* rstd, float* d_in) {
+    const float* dy = s_.dx;
+    if (post_norm != kNone) {
+      check(cudaMemsetAsync(s_.d_branch, 0, size_t(N) * H * sizeof(float), stream_), "clearing a gradient");
+      launch_rmsnorm_backward(branch, W(post_norm), config_.norm_weight_offset(), rstd, s_.dx, N, H, s_.d_branch, G(post_norm),
+                              stream_);
+      dy = s_.d_branch;
+    }
+    project_backward(N, H, K, dy, in, weight, d_in, false);
+  }
+
+  template <AttentionPolicy P>
+  void run_backward(const TokenBatch& batch) {
+    const auto& c = config_;
+    const int N = batch.tokens(), H = c.hidden_size, F = c.intermediate_size, d = c.head_dim;
+    const int qd = c.q_dim(), kvd = c.kv_dim();
+    const float offset = c.norm_weight_offset();
+    check(cudaMemsetAsync(s_.dx, 0, size_t(N) * H * sizeof(float), stream_), "clearing a gradient");
+    launch_rmsnorm_backward(x_out_, W(final_norm_), offset, s_.rstd_final, s_.d_hidden, N, H, s_.dx, G(final_norm_), stream_);
+    const AttentionGeometry g = geometry(batch);
+    for (int l = c.num_layers - 1; l >= 0; --l) {
+      const Layer& w = layers_[size_t(l)];
+      const LayerActs& a = acts_of_[size_t(l)];
+      // out = x_mid + [post-norm](down(act))
+      residual_branch_backward(N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, s_.d_act);
+      launch_gated_backward(gate_kind(), a.gate, a.up, s_.d_act, s_.d_gate, s_.d_up, size_t(N) * F, stream_);
+      project_backward(N, F, H, s_.d_gate, a.xn_mlp, w.gate, s_.d_xn, false);
+      project_backward(N, F, H, s_.d_up, a.xn_mlp, w.up, s_.d_xn, true);
+      launch_rmsnorm_backward(a.x_mid, W(w.mlp_norm), offset, a.rstd_mlp, s_.d_xn, N, H, s_.dx, G(w.mlp_norm), stream_);
+
+      // x_mid = x_in + [post-norm](o(attention(rope([norm](q(xn))), rope([norm](k(xn))), v(xn))))
+      residual_branch_backward(N, H, qd, a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, s_.d_att);
+      launch_attention_backward(a.q, a.k, a.v, a.att, s_.d_att, a.lse, s_.delta, s_.key_real, batch.batch, g,
+                                device_mask<P>(c.window_of_layer(l)), DeviceDropout{}, s_.dq, s_.dk, s_.dv, stream_);
+      launch_rope(s_.dq, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), -1, stream_);
+      launch_rope(s_.dk, N, batch.seq_len, c.num_kv_heads, d, cos_of(l), sin_of(l), -1, stream_);
+      const float* dq = s_.dq;
+      const float* dk = s_.dk;
+      if (c.qk_norms()) {                                    // Gemma-3: through the per-head norms
+        check(cudaMemsetAsync(s_.dq_proj, 0, size_t(N) * qd * sizeof(float), stream_), "clearing a gradient");
+        check(cudaMemsetAsync(s_.dk_proj, 0, size_t(N) * kvd * sizeof(float), stream_), "clearing a gradient");
+        launch_rmsnorm_backward(a.q_proj, W(w.q_norm), offset, a.rstd_q, s_.dq, N * c.num_heads, d, s_.dq_proj, G(w.q_norm), stream_);
+        launch_rmsnorm_backward(a.k_proj, W(w.k_norm), offset, a.rstd_k, s_.dk, N * c.num_kv_heads, d, s_.dk_proj, G(w.k_norm),
+                                stream_);
+        dq = s_.dq_proj;
+        dk = s_.dk_proj;
+      }
+      project_backward(N, qd, H, dq, a.xn_attn, w.q, s_.d_xn, false);
+      project_backward(N, kvd, H, dk, a.xn_attn, w.k, s_.d_xn, true);
+      project_backward(N, kvd, H, s_.dv, a.xn_attn, w.v, s_.d_xn, true);
+      launch_rmsnorm_backward(a.x_in, W(w.attn_norm), offset, a.rstd_attn, s_.d_xn, N, H, s_.dx, G(w.attn_norm), stream_);
+    }
+    // the embedding: a scatter-add by table row (deterministic)
+    const IdPositions p = positions_of_ids(batch.ids.data(), N, c.vocab_size);
+    DeviceArena csr(DeviceArena::footprint<int32_t>(p.ids.size()) + DeviceArena::footprint<int32_t>(p.offsets.size()) +
+                    DeviceArena::footprint<int32_t>(p.positions.size()));
+    int32_t* ids = csr.take<int32_t>(p.ids.size());
+    int32_t* offsets = csr.take<int32_t>(p.offsets.size());
+    int32_t* positions = csr.take<int32_t>(p.positions.size());
+    upload(ids, p.ids.data(), p.ids.size(), stream_);
+    upload(offsets, p.offsets.data(), p.offsets.size(), stream_);
+    upload(positions, p.positions.data(), p.positions.size(), stream_);
+    launch_embedding_scatter(ids, offsets, positions, int(p.ids.size()), s_.dx, c.embedding_scale(), H, G(embed_), stream_);
+    check(cudaStreamSynchronize(stream_), "the backward pass");   // `p` and `csr` die here
+  }
+
+  // Summed cross-entropy of the predictions (hidden row rows[i] predicts targets[i]) through the lm_head, in
+  // chunks of rows whose [rows, vocab] float32 logits take at most kLogitsBytes; with the gradient (times scale)
+  // into s_.d_hidden and the lm_head's gradient.
+  static constexpr size_t kLogitsBytes = size_t(256) << 20;
+  double lm_head_cross_entropy(const std::vector<int64_t>& rows, const std::vector<int32_t>& targets, float scale) {
+    const auto& c = config_;
+    const int M = int(rows.size()), H = c.hidden_size, V = c.vocab_size;
+    const int chunk = int(std::max<size_t>(1, std::min<size_t>(size_t(M), kLogitsBytes / (sizeof(float) * size_t(V)))));
+    constexpr Dtype t = dtype_of<T>();
+    using A = DeviceArena;
+    DeviceArena work(A::footprint<int64_t>(size_t(M)) + A::footprint<int32_t>(size_t(M)) + A::footprint<float>(size_t(M)) +
+                     A::footprint<T>(size_t(chunk) * H) + A::footprint<float>(size_t(chunk) * V) +
+                     A::footprint<T>(size_t(chunk) * V) + A::footprint<float>(size_t(chunk) * H));
+    int64_t* d_rows = work.take<int64_t>(size_t(M));
+    int32_t* d_targets = work.take<int32_t>(size_t(M));
+    float* loss = work.take<float>(size_t(M));
+    T* h = work.take<T>(size_t(chunk) * H);
+    float* logits = work.take<float>(size_t(chunk) * V);
+    T* logits_t = work.take<T>(size_t(chunk) * V);
+    float* dh = work.take<float>(size_t(chunk) * H);
+    upload(d_rows, rows.data(), size_t(M), stream_);
+    upload(d_targets, targets.data(), size_t(M), stream_);
+    const float cap = c.final_logit_softcapping ? float(*c.final_logit_softcapping) : 0.0f;
+    for (int r0 = 0; r0 < M; r0 += chunk) {
+      const int R = std::min(chunk, M - r0);
+      launch_gather_rows(s_.hidden, d_rows + r0, R, H, h, stream_);
+      gemm_->linear(R, V, H, h, t, W(lm_head_), t, logits, Dtype::F32, 0.0f, stream_);
+      launch_cross_entropy(logits, d_targets + r0, R, V, cap, scale, loss + r0, stream_);   // logits -> dZ
+      const T* dz = as_t(logits, size_t(R) * V, logits_t);
+      (*gemm_)(R, H, V, {dz, t, false, V}, {W(lm_head_), t, false, H}, dh, Dtype::F32, H, 1.0f, 0.0f, stream_);
+      launch_scatter_add_rows(dh, d_rows + r0, R, H, s_.d_hidden, stream_);
+      (*gemm_)(V, H, R, {dz, t, true, V}, {h, t, false, H}, G(lm_head_), Dtype::F32, H, 1.0f, 1.0f, stream_);
+    }
+    std::vector<float> host(static_cast<size_t>(M));
+    download(host.data(), loss, size_t(M), stream_);
+    double total = 0;
+    for (const float x : host) total += double(x);
+    return total;
   }
 
   Matrix download_matrix(const float* device, int rows, int cols) {
@@ -280,12 +550,24 @@ class DeviceDecoder {
     download(m.data(), device, size_t(m.size()), stream_);
     return m;
   }
+  std::vector<float> download_flat(const float* device) {
+    std::vector<float> out(count_);
+    download(out.data(), device, count_, stream_);
+    return out;
+  }
 
   io::ModelConfig config_;
+  size_t count_;
+  bool trainable_;
   DeviceArena params_, acts_;
-  const T *embed_ = nullptr, *final_norm_ = nullptr, *lm_head_ = nullptr;
+  T* w_ = nullptr;
+  float *master_ = nullptr, *grad_ = nullptr, *m_ = nullptr, *v_ = nullptr;
+  int64_t steps_ = 0;
+  size_t embed_ = 0, final_norm_ = 0, lm_head_ = 0;
   std::vector<Layer> layers_;
-  Buffers a_;
+  std::vector<LayerActs> acts_of_;
+  Shared s_;
+  float* x_out_ = nullptr;
   int rows_ = 0;
   cudaStream_t stream_ = nullptr;      // the default stream
   std::unique_ptr<Gemm> gemm_ = std::make_unique<Gemm>();

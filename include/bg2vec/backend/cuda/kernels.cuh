@@ -3,7 +3,9 @@
 // with on the device, and the kernels. nvcc only, and in one translation unit of a program (it defines the
 // launchers that are not templates): src/cuda/kernels.cu, which also instantiates the templates.
 #include <bg2vec/backend/cuda/kernels.hpp>
+#include <bg2vec/backend/cuda/math/adamw.hpp>
 #include <bg2vec/backend/cuda/math/attention.hpp>
+#include <bg2vec/backend/cuda/math/cross_entropy.hpp>
 #include <bg2vec/backend/cuda/math/embedding.hpp>
 #include <bg2vec/backend/cuda/math/gated.hpp>
 #include <bg2vec/backend/cuda/math/pooling.hpp>
@@ -125,6 +127,93 @@ __global__ void to_bf16_kernel(const float* src, Bf16* dst, size_t count) {
     dst[i] = to_bf16(src[i]);
 }
 
+template <class In, class W>
+__global__ void rmsnorm_backward(const In* x, const W* w, float offset, const float* rstd, const float* dy, int n, float* dx) {
+  __shared__ float scratch[32];
+  const int row = blockIdx.x;
+  const BlockLane lane{scratch};
+  const size_t at = size_t(row) * n;
+  rmsnorm_backward_row(lane, x + at, w, offset, rstd[row], dy + at, n, dx + at);
+}
+
+template <class In>
+__global__ void rmsnorm_weight_grad(const In* x, const float* rstd, const float* dy, int rows, int n, float* dw) {
+  const int col = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (col < n) dw[col] += rmsnorm_weight_grad_column(x, rstd, dy, rows, n, col);
+}
+
+template <class A, class T>
+__global__ void gated_backward_kernel(const T* gate, const T* up, const float* d_act, float* d_gate, float* d_up, size_t count) {
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    gated_backward<A>(to_float(gate[i]), to_float(up[i]), d_act[i], d_gate[i], d_up[i]);
+}
+
+template <int PerLane, class T>
+__global__ void attention_delta(const T* out, const float* d_out, int batch, AttentionGeometry g, float* delta) {
+  const int64_t unit = int64_t(blockIdx.x) * kAttentionWarps + threadIdx.x / 32;
+  if (unit >= int64_t(batch) * g.heads * g.seq_len) return;
+  const int query = int(unit % g.seq_len), bh = int(unit / g.seq_len);
+  const float D = attention_row_delta<PerLane>(WarpLane{}, out, d_out, g, bh / g.heads, bh % g.heads, query);
+  if (threadIdx.x % 32 == 0) delta[unit] = D;
+}
+
+template <int PerLane, class T>
+__global__ void attention_backward_query(const T* q, const T* k, const T* v, const float* d_out, const float* lse,
+                                         const float* delta, const uint8_t* key_real, int batch, AttentionGeometry g,
+                                         AttentionMask mask, DeviceDropout dropout, float* dq) {
+  const int64_t unit = int64_t(blockIdx.x) * kAttentionWarps + threadIdx.x / 32;
+  if (unit >= int64_t(batch) * g.heads * g.seq_len) return;
+  const int query = int(unit % g.seq_len), bh = int(unit / g.seq_len);
+  attention_row_backward_query<PerLane>(WarpLane{}, q, k, v, d_out, lse, delta, key_real, g, mask, dropout, bh / g.heads,
+                                        bh % g.heads, query, dq);
+}
+
+template <int PerLane, class T>
+__global__ void attention_backward_key(const T* q, const T* k, const T* v, const float* d_out, const float* lse,
+                                       const float* delta, const uint8_t* key_real, int batch, AttentionGeometry g,
+                                       AttentionMask mask, DeviceDropout dropout, float* dk, float* dv) {
+  const int64_t unit = int64_t(blockIdx.x) * kAttentionWarps + threadIdx.x / 32;   // (b kv_heads + kvh) T + key
+  if (unit >= int64_t(batch) * g.kv_heads * g.seq_len) return;
+  const int key = int(unit % g.seq_len), bk = int(unit / g.seq_len);
+  attention_row_backward_key<PerLane>(WarpLane{}, q, k, v, d_out, lse, delta, key_real, g, mask, dropout, bk / g.kv_heads,
+                                      bk % g.kv_heads, key, dk, dv);
+}
+
+__global__ void embedding_scatter(const int32_t* ids, const int32_t* offsets, const int32_t* positions, const float* dout,
+                                  float scale, int n, float* dtable) {
+  const int r = blockIdx.x;
+  const BlockLane lane{nullptr};
+  embedding_scatter_row(lane, positions + offsets[r], offsets[r + 1] - offsets[r], dout, scale, n, dtable + size_t(ids[r]) * n);
+}
+
+template <class T>
+__global__ void gather_rows(const float* src, const int64_t* rows, int n, T* dst) {
+  const int i = blockIdx.x;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) dst[size_t(i) * n + j] = store<T>(src[size_t(rows[i]) * n + j]);
+}
+
+__global__ void scatter_add_rows(const float* src, const int64_t* rows, int n, float* dst) {
+  const int i = blockIdx.x;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) dst[size_t(rows[i]) * n + j] += src[size_t(i) * n + j];
+}
+
+__global__ void cross_entropy_kernel(float* logits, const int32_t* targets, int vocab, float cap, float scale, float* loss) {
+  __shared__ float scratch[32];
+  const int row = blockIdx.x;
+  const BlockLane lane{scratch};
+  float* z = logits + size_t(row) * vocab;
+  OnlineLogSumExp state;
+  const float z_target = cross_entropy_chunk(lane, z, 0, vocab, cap, targets[row], state);
+  const float lse = state.value();
+  cross_entropy_grad_chunk(lane, z, 0, vocab, cap, targets[row], lse, scale);
+  if (threadIdx.x == 0) loss[row] = lse - z_target;
+}
+
+__global__ void adamw_kernel(float* params, const float* grads, float* m, float* v, size_t count, AdamWStep step) {
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    adamw_update(params[i], grads[i], m[i], v[i], step);
+}
+
 // Threads per row: the row's width rounded up to whole warps, at most kRowThreads.
 inline int row_threads(int n) { return n >= kRowThreads ? kRowThreads : (n + 31) / 32 * 32; }
 inline int grid_stride_blocks(size_t count) {
@@ -196,6 +285,84 @@ void launch_softcap(float* x, size_t count, float cap, cudaStream_t s) {
 void launch_to_bf16(const float* src, Bf16* dst, size_t count, cudaStream_t s) {
   device::to_bf16_kernel<<<device::grid_stride_blocks(count), 256, 0, s>>>(src, dst, count);
   device::launched("bf16 conversion");
+}
+
+template <class In, class W>
+void launch_rmsnorm_backward(const In* x, const W* w, float offset, const float* rstd, const float* dy, int rows, int n, float* dx,
+                             float* dw, cudaStream_t s) {
+  device::rmsnorm_backward<<<rows, device::row_threads(n), 0, s>>>(x, w, offset, rstd, dy, n, dx);
+  device::launched("rmsnorm backward");
+  if (!dw) return;
+  device::rmsnorm_weight_grad<<<device::blocks_for(size_t(n), 128), 128, 0, s>>>(x, rstd, dy, rows, n, dw);
+  device::launched("rmsnorm weight gradient");
+}
+
+template <class T>
+void launch_gated_backward(GateKind kind, const T* gate, const T* up, const float* d_act, float* d_gate, float* d_up,
+                           size_t count, cudaStream_t s) {
+  const int blocks = device::grid_stride_blocks(count);
+  if (kind == GateKind::Silu) device::gated_backward_kernel<SiluGate><<<blocks, 256, 0, s>>>(gate, up, d_act, d_gate, d_up, count);
+  else device::gated_backward_kernel<GeluTanhGate><<<blocks, 256, 0, s>>>(gate, up, d_act, d_gate, d_up, count);
+  device::launched("gated activation backward");
+}
+
+namespace device {
+template <int PerLane, class T>
+void attention_backward_with(const T* q, const T* k, const T* v, const T* out, const float* d_out, const float* lse, float* delta,
+                             const uint8_t* key_real, int batch, const AttentionGeometry& g, const AttentionMask& mask,
+                             const DeviceDropout& dropout, float* dq, float* dk, float* dv, cudaStream_t s) {
+  const int threads = 32 * kAttentionWarps;
+  const int query_blocks = int((int64_t(batch) * g.heads * g.seq_len + kAttentionWarps - 1) / kAttentionWarps);
+  const int key_blocks = int((int64_t(batch) * g.kv_heads * g.seq_len + kAttentionWarps - 1) / kAttentionWarps);
+  attention_delta<PerLane><<<query_blocks, threads, 0, s>>>(out, d_out, batch, g, delta);
+  attention_backward_query<PerLane><<<query_blocks, threads, 0, s>>>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dq);
+  attention_backward_key<PerLane><<<key_blocks, threads, 0, s>>>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dk, dv);
+}
+}  // namespace device
+
+template <class T>
+void launch_attention_backward(const T* q, const T* k, const T* v, const T* out, const float* d_out, const float* lse,
+                               float* delta, const uint8_t* key_real, int batch, const AttentionGeometry& g,
+                               const AttentionMask& mask, const DeviceDropout& dropout, float* dq, float* dk, float* dv,
+                               cudaStream_t s) {
+  if (g.head_dim <= 32) device::attention_backward_with<1>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  else if (g.head_dim <= 64) device::attention_backward_with<2>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  else if (g.head_dim <= 128) device::attention_backward_with<4>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  else if (g.head_dim <= 256) device::attention_backward_with<8>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  else fail("the CUDA attention kernel takes heads of at most 256, not " + std::to_string(g.head_dim));
+  device::launched("attention backward");
+}
+
+void launch_embedding_scatter(const int32_t* ids, const int32_t* offsets, const int32_t* positions, int distinct,
+                              const float* dout, float scale, int n, float* dtable, cudaStream_t s) {
+  if (distinct == 0) return;
+  device::embedding_scatter<<<distinct, device::row_threads(n), 0, s>>>(ids, offsets, positions, dout, scale, n, dtable);
+  device::launched("embedding scatter-add");
+}
+
+template <class T>
+void launch_gather_rows(const float* src, const int64_t* rows, int count, int n, T* dst, cudaStream_t s) {
+  if (count == 0) return;
+  device::gather_rows<<<count, device::row_threads(n), 0, s>>>(src, rows, n, dst);
+  device::launched("row gather");
+}
+
+void launch_scatter_add_rows(const float* src, const int64_t* rows, int count, int n, float* dst, cudaStream_t s) {
+  if (count == 0) return;
+  device::scatter_add_rows<<<count, device::row_threads(n), 0, s>>>(src, rows, n, dst);
+  device::launched("row scatter-add");
+}
+
+void launch_cross_entropy(float* logits, const int32_t* targets, int rows, int vocab, float cap, float scale, float* loss,
+                          cudaStream_t s) {
+  if (rows == 0) return;
+  device::cross_entropy_kernel<<<rows, device::kRowThreads, 0, s>>>(logits, targets, vocab, cap, scale, loss);
+  device::launched("cross-entropy");
+}
+
+void launch_adamw(float* params, const float* grads, float* m, float* v, size_t count, const AdamWStep& step, cudaStream_t s) {
+  device::adamw_kernel<<<device::grid_stride_blocks(count), 256, 0, s>>>(params, grads, m, v, count, step);
+  device::launched("AdamW");
 }
 
 }  // namespace bg2vec::backend::cuda

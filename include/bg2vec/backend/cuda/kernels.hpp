@@ -5,6 +5,7 @@
 // a row function of math/ with one block (or warp) per row; the math is tested on the host
 // (tests/test_cuda_math.cpp), the launches on the GPU (tests/cuda/test_cuda_device.cpp).
 #include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/backend/cuda/math/adamw.hpp>
 #include <bg2vec/backend/cuda/math/attention.hpp>
 
 #include <cuda_runtime.h>
@@ -51,5 +52,42 @@ void launch_softcap(float* x, size_t count, float cap, cudaStream_t s);
 
 // dst = src converted, elementwise.
 void launch_to_bf16(const float* src, Bf16* dst, size_t count, cudaStream_t s);
+
+// ---- backward (training); gradients are float32, the activations they read are T ----
+
+// dx += the input gradient of y = rmsnorm(x) (w + offset) for dy; dw += its weight gradient when dw is given.
+template <class In, class W>
+void launch_rmsnorm_backward(const In* x, const W* w, float offset, const float* rstd, const float* dy, int rows, int n, float* dx,
+                             float* dw, cudaStream_t s);
+
+// d_gate, d_up of act = A(gate) up for d_act.
+template <class T>
+void launch_gated_backward(GateKind kind, const T* gate, const T* up, const float* d_act, float* d_gate, float* d_up,
+                           size_t count, cudaStream_t s);
+
+// dq [B*T, heads*d], dk, dv [B*T, kv_heads*d] of the attention for d_out, from the forward's out and lse;
+// delta [B*heads*T] is scratch.
+template <class T>
+void launch_attention_backward(const T* q, const T* k, const T* v, const T* out, const float* d_out, const float* lse,
+                               float* delta, const uint8_t* key_real, int batch, const AttentionGeometry& g,
+                               const AttentionMask& mask, const DeviceDropout& dropout, float* dq, float* dk, float* dv,
+                               cudaStream_t s);
+
+// dtable[ids[r]] += scale sum of dout's rows positions[offsets[r]..offsets[r+1]) (math/embedding.hpp's IdPositions).
+void launch_embedding_scatter(const int32_t* ids, const int32_t* offsets, const int32_t* positions, int distinct,
+                              const float* dout, float scale, int n, float* dtable, cudaStream_t s);
+
+// dst[i] = src[rows[i]] (to T: the lm_head product's input), and dst[rows[i]] += src[i] (rows distinct).
+template <class T>
+void launch_gather_rows(const float* src, const int64_t* rows, int count, int n, T* dst, cudaStream_t s);
+void launch_scatter_add_rows(const float* src, const int64_t* rows, int count, int n, float* dst, cudaStream_t s);
+
+// Cross-entropy of each row of logits [rows, vocab] (soft-capped by cap, 0: none) against targets: loss[i] =
+// lse - z[target]; the logits become their gradient times scale.
+void launch_cross_entropy(float* logits, const int32_t* targets, int rows, int vocab, float cap, float scale, float* loss,
+                          cudaStream_t s);
+
+// One AdamW step over a flat buffer of parameters, gradients and moments (the whole model at once).
+void launch_adamw(float* params, const float* grads, float* m, float* v, size_t count, const AdamWStep& step, cudaStream_t s);
 
 }  // namespace bg2vec::backend::cuda
