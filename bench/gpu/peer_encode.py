@@ -1,5 +1,5 @@
-"""Peer of bench/gpu/bench_cuda_encode on the GPU: encode throughput (forward + mean pooling, bidirectional) of the
-same model (--model DIR, written by bench_cuda_encode --save-model) on the same ids (--ids FILE) in
+"""Peer of bench/gpu/bench_cuda --bench encode on the GPU: encode throughput (forward + mean pooling, bidirectional) of the
+same model (--model DIR, written by bench_cuda --save-model) on the same ids (--ids FILE) in
 transformers, and the agreement of its embeddings with ours (--ours FILE, from --save-embeddings).
 
 Each --dtype is one run: bf16 (weights and activations bf16, sdpa: the issue's peer, 764k tokens/s on an H200 at
@@ -21,7 +21,7 @@ def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True)
     p.add_argument("--ids", required=True)
-    p.add_argument("--ours", help="bench_cuda_encode --save-embeddings output, to compare with")
+    p.add_argument("--ours", help="bench_cuda --save-embeddings output, to compare with")
     p.add_argument("--dtype", nargs="+", choices=["bf16", "float32"], default=["bf16", "float32"])
     p.add_argument("--compile", action="store_true", help="also time torch.compile(model.model)")
     p.add_argument("--iters", type=int, default=20)

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # The GPU run of issue #16, in one go on the GPU machine (an H200; nvcc, cmake, PyTorch and transformers, but no
 # Debian packages and no network), within 8 minutes: builds the CUDA backend, its suites and the benchmark
-# (bench/gpu/CMakeLists.txt, from the headers that .gpu-deps/ carries), runs the suites, then our encode
-# benchmark and the transformers peer on the same weights and ids, and writes under $OUT:
-#   build.log, tests.log, test_cuda_device.log    what the build and the suites printed
-#   tests.json                                    each suite's exit status (77: skipped, no GPU)
-#   encode_ours.json, encode_peer.json            the benchmark figures of each side
+# (bench/gpu/CMakeLists.txt, from the headers that .gpu-deps/ carries), runs the suites, then our encode and
+# MNTP-step benchmarks and the transformers peers on the same weights and ids, and writes under $OUT:
+#   NAME.log, NAME.status                         what each step printed; its exit status and seconds (77: skipped)
+#   bench_ours.json                               our figures (bench_cuda: encode and MNTP, bf16 and f32)
+#   encode_peer.json, mntp_peer.json              transformers' figures
 #   summary.json                                  the ratios, the agreement, the GPU, the wall times
 # Invocation (docs/performance.md, "GPU"): bash bench/gpu/prepare_deps.sh here once, then the device tool's
 #   run(command="bash bench/gpu/run.sh", carry=[".gpu-deps"], timeout_s=540)
-# BG2VEC_GPU_STEPS=build,tests,encode (the default) picks steps; BG2VEC_GPU_DRY_RUN=1 prints the commands
-# without running them (what can be checked without a GPU).
+# BG2VEC_GPU_STEPS=build,tests,bench (the default) picks steps; BG2VEC_GPU_DRY_RUN=1 prints the commands
+# without running them (what can be checked without a GPU); BG2VEC_GPU_COMPILE=1 adds the peers' torch.compile
+# runs (a minute of compiling: over the 8 minutes unless other steps are left out).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=${OUT:?set OUT to the folder for the results}
-steps=${BG2VEC_GPU_STEPS:-build,tests,encode}
+steps=${BG2VEC_GPU_STEPS:-build,tests,bench}
+compile=()
+if [[ ${BG2VEC_GPU_COMPILE:-0} == 1 ]]; then compile=(--compile); fi
 dry=${BG2VEC_GPU_DRY_RUN:-0}
 python=${PYTHON:-python3}
 build=${BG2VEC_GPU_BUILD:-/tmp/bg2vec-gpu-build}
@@ -44,23 +47,25 @@ step() {
 wants() { [[ ,$steps, == *,$1,* ]]; }
 
 if wants build; then
-  step configure 40 cmake -S "$root/bench/gpu" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBG2VEC_DEPS="$root/.gpu-deps"
-  step build 180 cmake --build "$build" -j "$jobs"
+  step configure 30 cmake -S "$root/bench/gpu" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBG2VEC_DEPS="$root/.gpu-deps"
+  step build 150 cmake --build "$build" -j "$jobs"
 fi
 
 if wants tests; then
   # -s: doctest prints the MESSAGE lines (the measured errors) of passing cases too
-  step test_cuda_math 30 "$build/test_cuda_math"
+  step test_cuda_math 20 "$build/test_cuda_math"
   step test_cuda_device 60 "$build/tests/cuda/test_cuda_device" -s
 fi
 
-if wants encode; then
+if wants bench; then
   mkdir -p "$work"
-  step encode_ours 60 "$build/bench_cuda_encode" --batch 16 --seq-len 512 --iters 20 --mode both \
+  step bench_ours 90 "$build/bench_cuda" --bench encode,mntp --batch 16 --seq-len 512 --iters 10 --mask-rate 0.2 --mode both \
     --save-model "$work/mistral-124m" --save-ids "$work/ids.safetensors" --save-embeddings "$work/ours.safetensors" \
-    --json "$out/encode_ours.json"
-  step encode_peer 110 "$python" "$root/bench/gpu/peer_encode.py" --model "$work/mistral-124m" --ids "$work/ids.safetensors" \
-    --ours "$work/ours.safetensors" --dtype bf16 float32 --iters 20 --json "$out/encode_peer.json"
+    --json "$out/bench_ours.json"
+  step encode_peer 70 "$python" "$root/bench/gpu/peer_encode.py" --model "$work/mistral-124m" --ids "$work/ids.safetensors" \
+    --ours "$work/ours.safetensors" --dtype bf16 float32 --iters 10 "${compile[@]}" --json "$out/encode_peer.json"
+  step mntp_peer 60 "$python" "$root/bench/gpu/peer_mntp.py" --model "$work/mistral-124m" --ids "$work/ids.safetensors" \
+    --iters 10 "${compile[@]}" --json "$out/mntp_peer.json"
 fi
 
 if [[ $dry == 1 ]]; then exit 0; fi

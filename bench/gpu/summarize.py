@@ -1,10 +1,14 @@
-"""bench/gpu/run.sh's last step: $OUT/summary.json from the steps' statuses and the two sides' figures, the ratios
-against transformers (ours bf16 over its bf16 eager run), and the agreement of the embeddings. Missing pieces
-(a step that failed or did not run) are reported as such, not guessed."""
+"""bench/gpu/run.sh's last step: $OUT/summary.json from the steps' statuses and both sides' figures: our
+tokens/s against transformers' (encode: ours bf16 over its bf16 eager; MNTP step: ours bf16 over its eager and,
+where run, its torch.compile), the issue's targets, the model FLOP utilisation of our MNTP step against the H200's
+dense bf16 peak (989 TFLOP/s), and the agreement of the embeddings. A step that failed or did not run leaves its
+entries out; nothing is guessed."""
 import argparse
 import glob
 import json
 import os
+
+H200_BF16_DENSE_TFLOPS = 989.0
 
 
 def load(path):
@@ -23,26 +27,37 @@ def main():
     steps = {}
     for status in sorted(glob.glob(os.path.join(a.out, "*.status"))):
         rc, seconds = open(status).read().split()
-        steps[os.path.basename(status)[:-len(".status")]] = {"exit": int(rc), "seconds": int(seconds),
-                                                             "skipped": int(rc) == 77}
+        steps[os.path.basename(status)[:-len(".status")]] = {"exit": int(rc), "seconds": int(seconds), "skipped": int(rc) == 77}
     summary = {"wall_s": a.wall, "steps": steps}
-    ours, peer = load(os.path.join(a.out, "encode_ours.json")), load(os.path.join(a.out, "encode_peer.json"))
-    if ours and peer:
-        mine = {r["mode"]: r for r in ours["runs"]}
-        theirs = {(r["dtype"], r["variant"]): r for r in peer["runs"]}
-        encode = {"shape": f"{ours['params_m']:.1f}M params, batch {ours['batch']} x {ours['seq_len']}",
-                  "gpu": peer.get("gpu"), "torch": peer.get("torch"), "transformers": peer.get("transformers")}
-        for mode, r in mine.items():
-            encode[f"ours_{mode}_tokens_per_s"] = r["tokens_per_s"]
-        for (dtype, variant), r in theirs.items():
-            encode[f"peer_{dtype}_{variant}_tokens_per_s"] = r["tokens_per_s"]
-            for key, value in r.items():
-                if key.startswith("min_cosine"):
-                    encode[f"peer_{dtype}_{key}"] = value
-        if "bf16" in mine and ("bf16", "eager") in theirs:
-            encode["ratio_bf16_vs_transformers_eager"] = mine["bf16"]["tokens_per_s"] / theirs[("bf16", "eager")]["tokens_per_s"]
-            encode["target"] = "at least 1.5x (issue #16)"
-        summary["encode"] = encode
+    ours = load(os.path.join(a.out, "bench_ours.json"))
+    mine = {(r["bench"], r["mode"]): r for r in ours["runs"]} if ours else {}
+    if ours:
+        summary["shape"] = f"{ours['params_m']:.1f}M params, batch {ours['batch']} x {ours['seq_len']}"
+    for bench, peer_file, target in [("encode", "encode_peer.json", ("bf16", "eager", 1.5)),
+                                     ("mntp", "mntp_peer.json", ("bf16", "compile", 1.1))]:
+        peer = load(os.path.join(a.out, peer_file))
+        entry = {}
+        for (b, mode), r in mine.items():
+            if b == bench:
+                entry[f"ours_{mode}_tokens_per_s"] = r["tokens_per_s"]
+                if "tflops" in r:
+                    entry[f"ours_{mode}_tflops"] = r["tflops"]
+                    entry[f"ours_{mode}_mfu"] = r["tflops"] / H200_BF16_DENSE_TFLOPS
+        if peer:
+            entry.update({"gpu": peer.get("gpu"), "torch": peer.get("torch"), "transformers": peer.get("transformers")})
+            for r in peer["runs"]:
+                name = f"peer_{r.get('dtype', 'bf16')}_{r['variant']}"
+                entry[name + "_tokens_per_s"] = r["tokens_per_s"]
+                for key, value in r.items():
+                    if key.startswith("min_cosine") or key in ("first_loss", "peak_mib"):
+                        entry[f"{name}_{key}"] = value
+            for variant in ("eager", "compile"):
+                theirs = entry.get(f"peer_bf16_{variant}_tokens_per_s")
+                if theirs and "ours_bf16_tokens_per_s" in entry:
+                    entry[f"ratio_bf16_vs_transformers_{variant}"] = entry["ours_bf16_tokens_per_s"] / theirs
+            entry["target"] = f"at least {target[2]}x transformers {target[1]} (issue #16)"
+        if entry:
+            summary[bench] = entry
     with open(os.path.join(a.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(json.dumps(summary, indent=2))
