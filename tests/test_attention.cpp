@@ -228,7 +228,7 @@ TEST_CASE("tile covers: the O(1) answers of Causal and Bidirectional agree with 
     for (int q1 = q0 + 1; q1 <= 12; ++q1)
       for (int k0 = 0; k0 < 12; ++k0)
         for (int k1 = k0 + 1; k1 <= 12; ++k1) {
-          CHECK(layers::PolicyCover<Causal>::of(q0, q1, k0, k1) == layers::PolicyCover<test::CausalWithoutWindow>::of(q0, q1, k0, k1));
-          CHECK(layers::PolicyCover<Bidirectional>::of(q0, q1, k0, k1) == layers::Cover::All);
+          CHECK(layers::policy_cover(Causal{}, q0, q1, k0, k1) == layers::policy_cover(test::CausalWithoutWindow{}, q0, q1, k0, k1));
+          CHECK(layers::policy_cover(Bidirectional{}, q0, q1, k0, k1) == layers::Cover::All);
         }
 }

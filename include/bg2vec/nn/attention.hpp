@@ -3,7 +3,8 @@
 //   S = cap(s Q K^T),  P = softmax(S + mask),  out = dropout(P) V,
 // with s = 1/sqrt(d) (Gemma-2: query_pre_attn_scalar^-1/2) and cap the identity, or Gemma-2's
 // soft-capping cap * tanh(x / cap); query head h reads key/value head h / (heads / kv_heads), as HF's
-// repeat_kv. The policy decides which keys a query sees; key padding is applied on top of it.
+// repeat_kv. The policy decides which keys a query sees (row_mask<P>: once per row, for policies whose mask
+// depends on the row); key padding is applied on top of it.
 //
 // Computed tile by tile, as FlashAttention-2 does (tile sizes: nn/attention_tiles.hpp), so that the T x T
 // probabilities never exist: a tile of queries visits the key tiles in turn, keeping per row the running
@@ -40,13 +41,20 @@ struct AttentionShape {
   float score_scale() const { return scale ? *scale : 1.0f / std::sqrt(float(head_dim)); }
 };
 
-template <AttentionPolicy P>
-inline bool visible(const TokenBatch& batch, int b, int query, int key, const std::optional<int>& window) {
-  if (!batch.real(b, key) || !P::sees(query, key)) return false;
+// Whether `query` sees `key` in row b, whose mask is `row` (row_mask<P>(batch, b)): policy, window, padding.
+template <AttentionPolicy P, class Row>
+inline bool visible(const Row& row, const TokenBatch& batch, int b, int query, int key, const std::optional<int>& window) {
+  if (!batch.real(b, key) || !row.sees(query, key)) return false;
   if constexpr (P::honours_sliding_window) {
     if (window && query - key >= *window) return false;
   }
   return true;
+}
+
+// The same for one pair, the row's mask made here (brute-force references; the tiles make it once per row).
+template <AttentionPolicy P>
+inline bool visible(const TokenBatch& batch, int b, int query, int key, const std::optional<int>& window) {
+  return visible<P>(row_mask<P>(batch, b), batch, b, query, key, window);
 }
 
 namespace detail {
@@ -75,12 +83,12 @@ inline void exp_rows(const Eigen::Ref<const Matrix>& S, const Eigen::Ref<const V
 }
 
 // Sets the entries of the tile (queries q0.., keys k0..) that row b's queries do not see to `value`.
-template <AttentionPolicy P>
-void mask_tile(const TokenBatch& batch, int b, int q0, int k0, const std::optional<int>& window, float value,
+template <AttentionPolicy P, class Row>
+void mask_tile(const Row& row, const TokenBatch& batch, int b, int q0, int k0, const std::optional<int>& window, float value,
                Eigen::Ref<Matrix> X) {
   for (Eigen::Index i = 0; i < X.rows(); ++i)
     for (Eigen::Index j = 0; j < X.cols(); ++j)
-      if (!visible<P>(batch, b, q0 + int(i), k0 + int(j), window)) X(i, j) = value;
+      if (!visible<P>(row, batch, b, q0 + int(i), k0 + int(j), window)) X(i, j) = value;
 }
 
 // The dropout factors of a tile, Z(i, j) = factor(base + (q0 + i) T + k0 + j) with base = bh T^2: the
@@ -111,6 +119,7 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
     const int bh = unit / query_tiles, b = bh / shape.heads, h = bh % shape.heads, g = h / group;
     const int q0 = (unit % query_tiles) * Tiles::queries, rows = std::min(Tiles::queries, T - q0);
     const Eigen::Index row0 = Eigen::Index(b) * T;
+    const auto mask = row_mask<P>(batch, b);
     const auto Q = q.block(row0 + q0, h * d, rows, d);
     auto O = out.block(row0 + q0, h * d, rows, d);
     thread_local detail::AttentionScratch<Tiles> s;
@@ -121,12 +130,12 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
     l.setZero();
     for (int k0 = padding.first(b); k0 < padding.end(b); k0 += Tiles::keys) {
       const int cols = std::min(Tiles::keys, padding.end(b) - k0);
-      const Cover cover = tile_cover<P>(padding, b, q0, q0 + rows, k0, k0 + cols, shape.sliding_window);
+      const Cover cover = tile_cover<P>(padding, mask, b, q0, q0 + rows, k0, k0 + cols, shape.sliding_window);
       if (cover == Cover::None) continue;
       auto S = s.S.topLeftCorner(rows, cols);
       auto Pt = s.P.topLeftCorner(rows, cols);
       detail::tile_scores(Q, k.block(row0 + k0, g * d, cols, d), scale, shape.softcap, S);
-      if (cover == Cover::Some) detail::mask_tile<P>(batch, b, q0, k0, shape.sliding_window, detail::kMinusInf, S);
+      if (cover == Cover::Some) detail::mask_tile<P>(mask, batch, b, q0, k0, shape.sliding_window, detail::kMinusInf, S);
       // m' = max(m, rowmax S); a row that has seen no key yet keeps m' = -inf and subtracts 0 instead,
       // its exponentials being masked to 0 below.
       m_new = m.cwiseMax(S.rowwise().maxCoeff());
@@ -185,6 +194,7 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
   for (size_t u = 0; u < units.size(); ++u) {
     const int b = units[u] / shape.kv_heads, g = units[u] % shape.kv_heads;
     const Eigen::Index row0 = Eigen::Index(b) * T;
+    const auto mask = row_mask<P>(batch, b);
     auto dK = dk.block(row0, g * d, T, d);
     auto dV = dv.block(row0, g * d, T, d);
     dK.setZero();
@@ -210,7 +220,7 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
         int r0 = q_hi, r1 = q_lo;
         for (int t0 = q_lo; t0 < q_hi; t0 += Tiles::queries) {
           const int t1 = std::min(t0 + Tiles::queries, q_hi);
-          if (tile_cover<P>(padding, b, t0, t1, k0, k0 + cols, shape.sliding_window) == Cover::None) continue;
+          if (tile_cover<P>(padding, mask, b, t0, t1, k0, k0 + cols, shape.sliding_window) == Cover::None) continue;
           r0 = std::min(r0, t0);
           r1 = t1;
         }
@@ -229,8 +239,8 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
           detail::exp_rows(St, lse.segment(Eigen::Index(bh) * T + c0, rows), Pt);
           for (int t0 = c0; t0 < c1; t0 += Tiles::queries) {   // zero what the policy, window, padding hide
             const int t1 = std::min(t0 + Tiles::queries, c1);
-            if (tile_cover<P>(padding, b, t0, t1, k0, k0 + cols, shape.sliding_window) != Cover::All)
-              detail::mask_tile<P>(batch, b, t0, k0, shape.sliding_window, 0.0f, Pt.middleRows(t0 - c0, t1 - t0));
+            if (tile_cover<P>(padding, mask, b, t0, t1, k0, k0 + cols, shape.sliding_window) != Cover::All)
+              detail::mask_tile<P>(mask, batch, b, t0, k0, shape.sliding_window, 0.0f, Pt.middleRows(t0 - c0, t1 - t0));
           }
           dPt.noalias() = dOs * V.transpose();
           if (dropout.active()) {

@@ -20,39 +20,31 @@ struct AttentionTiles {
   static constexpr int strip = 256;
 };
 
-enum class Cover { None, Some, All };
+using bg2vec::Cover;
 
 inline Cover both(Cover a, Cover b) {
   if (a == Cover::None || b == Cover::None) return Cover::None;
   return a == Cover::All && b == Cover::All ? Cover::All : Cover::Some;
 }
 
-// Which pairs of queries [q0, q1) x keys [k0, k1) P::sees. Any policy works through the pair-by-pair
-// default; a policy with a simple shape says so in O(1) with a specialisation (Causal, Bidirectional).
-template <AttentionPolicy P>
-struct PolicyCover {
-  static Cover of(int q0, int q1, int k0, int k1) {
+// Which pairs of queries [q0, q1) x keys [k0, k1) a row's mask (row_mask<P>) sees: in O(1) where the policy
+// has cover(), otherwise pair by pair, which is right for any policy.
+template <class Row>
+Cover policy_cover(const Row& row, int q0, int q1, int k0, int k1) {
+  if constexpr (policy::has_tile_cover<Row>) {
+    return row.cover(q0, q1, k0, k1);
+  } else {
     bool any = false, all = true;
     for (int i = q0; i < q1; ++i)
       for (int j = k0; j < k1; ++j) {
-        const bool sees = P::sees(i, j);
+        const bool sees = row.sees(i, j);
         any = any || sees;
         all = all && sees;
         if (any && !all) return Cover::Some;
       }
     return !any ? Cover::None : all ? Cover::All : Cover::Some;
   }
-};
-
-template <>
-struct PolicyCover<Causal> {           // key <= query
-  static Cover of(int q0, int q1, int k0, int k1) { return k0 > q1 - 1 ? Cover::None : k1 - 1 <= q0 ? Cover::All : Cover::Some; }
-};
-
-template <>
-struct PolicyCover<Bidirectional> {
-  static Cover of(int, int, int, int) { return Cover::All; }
-};
+}
 
 // The real (non-pad) tokens of each row of a batch: the span from the first to the last one, and prefix
 // counts, so that a key tile's padding is known in O(1). Padding may sit on either side (or inside).
@@ -83,13 +75,14 @@ class KeyPadding {
   std::vector<int> first_, end_;
 };
 
-// What the tile queries [q0, q1) x keys [k0, k1) of row b shows: the policy's cover, the sliding window's
+// What the tile queries [q0, q1) x keys [k0, k1) of row b shows (`row`: its row_mask<P>): the policy's cover, the sliding window's
 // (query - key < window, where the policy honours one) and the key padding's, combined. `Some` may still
 // hide every pair (two partial covers that do not overlap): the element mask then zeroes the tile.
-template <AttentionPolicy P>
-Cover tile_cover(const KeyPadding& padding, int b, int q0, int q1, int k0, int k1, const std::optional<int>& window) {
+template <AttentionPolicy P, class Row>
+Cover tile_cover(const KeyPadding& padding, const Row& row, int b, int q0, int q1, int k0, int k1,
+                 const std::optional<int>& window) {
   const int real = padding.real_keys(b, k0, k1);
-  Cover c = both(real == 0 ? Cover::None : real == k1 - k0 ? Cover::All : Cover::Some, PolicyCover<P>::of(q0, q1, k0, k1));
+  Cover c = both(real == 0 ? Cover::None : real == k1 - k0 ? Cover::All : Cover::Some, policy_cover(row, q0, q1, k0, k1));
   if constexpr (P::honours_sliding_window) {
     if (window) c = both(c, q0 - (k1 - 1) >= *window ? Cover::None : (q1 - 1) - k0 < *window ? Cover::All : Cover::Some);
   }

@@ -56,11 +56,20 @@ struct Bos {
   }
 };
 
+// The parts of the concept, named so that a compiler's "constraints not satisfied" note says which is missing.
+namespace pooling {
+
 template <class P>
-concept Pooling = requires(const TokenBatch& batch, std::span<float> w) {
-  { P::name } -> std::convertible_to<std::string_view>;
-  P::weights(batch, 0, w);
-};
+concept has_name = requires { { P::name } -> std::convertible_to<std::string_view>; };
+
+// weights(batch, b, w): row b's weight of each of its seq_len tokens into w (0 for tokens not pooled).
+template <class P>
+concept gives_weights = requires(const TokenBatch& batch, std::span<float> w) { P::weights(batch, 0, w); };
+
+}  // namespace pooling
+
+template <class P>
+concept Pooling = pooling::has_name<P> && pooling::gives_weights<P>;
 
 // Pooling weights of every row: [B, T].
 template <Pooling P>

@@ -85,7 +85,7 @@ struct Ntp {
 
   template <AttentionPolicy A>
   double operator()(const Decoder<A>& decoder, const TrainBatch& batch, StepContext& ctx) const {
-    static_assert(!A::sees(0, 1), "Ntp needs an attention that hides later tokens: if position i-1 sees token i, "
+    static_assert(!sees_later_keys<A>(), "Ntp needs an attention that hides later tokens: if position i-1 sees token i, "
                                   "the label is part of the input and the loss teaches nothing (use Causal)");
     const TokenBatch& t = batch.tokens;
     std::vector<int32_t> labels(t.ids.begin(), t.ids.end());
@@ -101,16 +101,30 @@ struct Mntp {
 
   template <AttentionPolicy A>
   double operator()(const Decoder<A>& decoder, const TrainBatch& batch, StepContext& ctx) const {
-    static_assert(A::sees(0, 1), "Mntp trains bidirectional attention (LLM2Vec): under causal attention a "
+    static_assert(sees_later_keys<A>(), "Mntp trains bidirectional attention (LLM2Vec): under causal attention a "
                                  "masked position is just a corrupted next-token input; use Ntp for causal training");
     if (!batch.has_labels()) fail("mntp: the batch has no 'labels'");
     return detail::token_prediction(decoder, batch.tokens, batch.labels, ctx, "mntp");
   }
 };
 
+// SimCSE's contrastive loss over the two views' pooled embeddings: a against b, one direction, as SimCSE
+// and LLM2Vec train. A loss is a type with loss(a, b, temperature, da, db) that returns the loss and, where
+// da and db are given, adds its gradients into them (examples/policies/symmetric_simcse.hpp: both directions).
+struct InfoNce {
+  static double loss(const Matrix& a, const Matrix& b, float temperature, Matrix* da, Matrix* db) {
+    return layers::info_nce(a, b, temperature, da, db);
+  }
+};
+
+template <class L>
+concept ContrastiveLoss = requires(const Matrix& a, Matrix* da) {
+  { L::loss(a, a, 0.05f, da, da) } -> std::convertible_to<double>;
+};
+
 // Unsupervised SimCSE: each text against its own second view (another dropout mask, or the batch's
 // `positive` ids when given), in-batch negatives, cross-entropy over cos / temperature, target j = i.
-template <pool::Pooling Pool>
+template <pool::Pooling Pool, ContrastiveLoss Loss = InfoNce>
 struct SimCseWith {
   static constexpr std::string_view name = "simcse";
   using attention = Bidirectional;
@@ -120,7 +134,7 @@ struct SimCseWith {
 
   template <AttentionPolicy A>
   double operator()(const Decoder<A>& decoder, const TrainBatch& batch, StepContext& ctx) const {
-    static_assert(A::sees(0, 1) || !std::is_same_v<Pool, pool::Bos>,
+    static_assert(sees_later_keys<A>() || !std::is_same_v<Pool, pool::Bos>,
                   "SimCse with Bos pooling under causal attention: the first token sees only itself, so every "
                   "embedding would be the same vector; pool with mean or last instead");
     const auto& c = decoder.model().config();
@@ -136,9 +150,9 @@ struct SimCseWith {
     decoder.forward(ta, a);
     decoder.forward(tb, b);
     const Matrix pa = pool::pool_forward<Pool>(a.hidden(), ta), pb = pool::pool_forward<Pool>(b.hidden(), tb);
-    if (!ctx.grads.any()) return layers::info_nce(pa, pb, temperature);
+    if (!ctx.grads.any()) return Loss::loss(pa, pb, temperature, nullptr, nullptr);
     Matrix da = Matrix::Zero(pa.rows(), pa.cols()), db = Matrix::Zero(pb.rows(), pb.cols());
-    const double loss = layers::info_nce(pa, pb, temperature, &da, &db);
+    const double loss = Loss::loss(pa, pb, temperature, &da, &db);
     da *= ctx.scale;
     db *= ctx.scale;
     ctx.d_hidden.setZero(a.hidden().rows(), a.hidden().cols());
@@ -152,8 +166,29 @@ struct SimCseWith {
 };
 using SimCse = SimCseWith<pool::Mean>;
 
+// The parts of the concept, named so that a compiler's "constraints not satisfied" note says which is missing.
+namespace objective {
+
 template <class O>
-concept Objective = requires { { O::name } -> std::convertible_to<std::string_view>; typename O::attention; };
+concept has_name = requires { { O::name } -> std::convertible_to<std::string_view>; };
+
+// The attention it trains (the trainer's default; another may be given, which the objective then checks).
+template <class O>
+concept names_its_attention = requires { typename O::attention; } && AttentionPolicy<typename O::attention>;
+
+// A call on a decoder of that attention: the loss of one batch, and its gradients into ctx.grads.
+template <class O>
+concept computes_a_loss = requires(const O& o, const Decoder<typename O::attention>& decoder, const TrainBatch& batch,
+                                   StepContext& ctx) {
+  { o(decoder, batch, ctx) } -> std::convertible_to<double>;
+};
+
+}  // namespace objective
+
+template <class O>
+concept Objective = objective::has_name<O> && objective::names_its_attention<O> && objective::computes_a_loss<O>;
+
+static_assert(Objective<Ntp> && Objective<Mntp> && Objective<SimCse>);
 
 // Calls f.template operator()<Objective>() for an objective named at run time.
 template <class F>
