@@ -349,15 +349,20 @@ void check_attention(const AttentionCase& c) {
   CHECK(relative_error(out, out_ref) < 1e-5);
   CHECK(relative_error(lse, lse_ref) < 1e-5);
 
-  // backward from the CPU's forward: dq a row per query, dk and dv a row per key
+  // backward from the CPU's forward: delta = dO . O (recomputed), dq a row per query, dk and dv a row per key
   const Matrix d_out = random_matrix(batch.tokens(), c.heads * d, 31);
   Matrix dq_ref(batch.tokens(), c.heads * d), dk_ref(batch.tokens(), c.kv_heads * d), dv_ref(batch.tokens(), c.kv_heads * d);
   layers::attention_backward<P>(q, k, v, out_ref, lse_ref, d_out, batch, shape, dq_ref, dk_ref, dv_ref, dropout, attention_stream(1));
   Vector delta(batch.batch * c.heads * T);
+  const Vector delta_ref = (d_out.cwiseProduct(out_ref)).reshaped<Eigen::RowMajor>(batch.tokens() * c.heads, d).rowwise().sum();
   for (int b = 0; b < batch.batch; ++b)
     for (int h = 0; h < c.heads; ++h)
       for (int i = 0; i < T; ++i)
-        delta[(b * c.heads + h) * T + i] = cu::attention_row_delta<d>(lane, out_ref.data(), d_out.data(), g, b, h, i);
+        delta[(b * c.heads + h) * T + i] = cu::attention_row_delta<d>(lane, q.data(), k.data(), v.data(), d_out.data(), lse_ref.data(),
+                                                                      batch.mask.data(), g, mask, drop, b, h, i);
+  for (int b = 0; b < batch.batch; ++b)   // delta_ref is [b, t, h]; delta [b, h, t]
+    for (int h = 0; h < c.heads; ++h)
+      for (int i = 0; i < T; ++i) CHECK(delta[(b * c.heads + h) * T + i] == doctest::Approx(delta_ref[(b * T + i) * c.heads + h]).epsilon(1e-4).scale(1.0));
   Matrix dq(batch.tokens(), c.heads * d), dk(batch.tokens(), c.kv_heads * d), dv(batch.tokens(), c.kv_heads * d);
   for (int b = 0; b < batch.batch; ++b) {
     for (int h = 0; h < c.heads; ++h)

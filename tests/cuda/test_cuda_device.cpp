@@ -154,7 +154,7 @@ TEST_CASE_TEMPLATE("device forward in bf16 stays within the bf16 tolerance of fl
   CHECK(hidden_err < kBf16Tolerance);
   CHECK(pool_err < kBf16Tolerance);
   CHECK(min_cosine > 0.999);
-  MESSAGE(F::name << " bf16: hidden " << hidden_err << ", mean_pool " << pool_err << ", min cosine " << min_cosine);
+  MESSAGE(std::string(F::name) << " bf16: hidden " << hidden_err << ", mean_pool " << pool_err << ", min cosine " << min_cosine);
 }
 
 namespace {
@@ -186,18 +186,23 @@ TEST_CASE_TEMPLATE("MNTP on the device: the loss and the gradient of every param
     CHECK(err < kHfGradTolerance);
     worst = std::max(worst, err);
   }
-  MESSAGE(F::name << " mntp_grad on the device: loss " << loss << ", worst relative gradient error " << worst);
+  MESSAGE(std::string(F::name) << " mntp_grad on the device: loss " << loss << ", worst relative gradient error " << worst);
 
   // the bf16 mode against the float32 one
   cu::DeviceDecoder<cu::Bf16> bf16(model, true);
   const double loss_bf16 = bf16.token_prediction<Bidirectional>(mntp_batch(reference), int32s(reference, "mntp_labels"));
   const std::vector<float> grad_bf16 = bf16.gradients();
   double worst_bf16 = 0;
-  for (const auto& p : model.layout().tensors())
-    worst_bf16 = std::max(worst_bf16, test::relative_error({grad_bf16.data() + p.offset, p.size()}, {grad.data() + p.offset, p.size()}));
+  std::string worst_name;
+  for (const auto& p : model.layout().tensors()) {
+    const double err = test::relative_error({grad_bf16.data() + p.offset, p.size()}, {grad.data() + p.offset, p.size()});
+    if (err > worst_bf16) worst_name = p.name;
+    worst_bf16 = std::max(worst_bf16, err);
+  }
   CHECK(loss_bf16 == doctest::Approx(loss).epsilon(kBf16Tolerance));
   CHECK(worst_bf16 < 0.1);   // per tensor, relative to its largest gradient: bf16 products of 2-3 layers
-  MESSAGE(F::name << " mntp_grad bf16: loss " << loss_bf16 << ", worst relative gradient error against float32 " << worst_bf16);
+  MESSAGE(std::string(F::name) << " mntp_grad bf16: loss " << loss_bf16 << ", worst relative gradient error against float32 "
+                                << worst_bf16 << " (" << worst_name << ")");
 }
 
 TEST_CASE_TEMPLATE("one AdamW step on the device from the MNTP gradients matches torch.optim.AdamW", F, MistralDev, Gemma2Dev,
@@ -217,7 +222,7 @@ TEST_CASE_TEMPLATE("one AdamW step on the device from the MNTP gradients matches
     CHECK(err < 1e-5);
     worst = std::max(worst, err);
   }
-  MESSAGE(F::name << " adamw_step1 on the device: worst relative error " << worst);
+  MESSAGE(std::string(F::name) << " adamw_step1 on the device: worst relative error " << worst);
 }
 
 int main(int argc, char** argv) {

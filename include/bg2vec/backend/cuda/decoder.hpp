@@ -471,7 +471,7 @@ class DeviceDecoder {
 
       // x_mid = x_in + [post-norm](o(attention(rope([norm](q(xn))), rope([norm](k(xn))), v(xn))))
       residual_branch_backward(N, H, qd, a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, s_.d_att);
-      launch_attention_backward(a.q, a.k, a.v, a.att, s_.d_att, a.lse, s_.delta, s_.key_real, batch.batch, g,
+      launch_attention_backward(a.q, a.k, a.v, s_.d_att, a.lse, s_.delta, s_.key_real, batch.batch, g,
                                 device_mask<P>(c.window_of_layer(l)), DeviceDropout{}, s_.dq, s_.dk, s_.dv, stream_);
       launch_rope(s_.dq, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), -1, stream_);
       launch_rope(s_.dk, N, batch.seq_len, c.num_kv_heads, d, cos_of(l), sin_of(l), -1, stream_);

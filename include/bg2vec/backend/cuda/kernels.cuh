@@ -149,11 +149,13 @@ __global__ void gated_backward_kernel(const T* gate, const T* up, const float* d
 }
 
 template <int PerLane, class T>
-__global__ void attention_delta(const T* out, const float* d_out, int batch, AttentionGeometry g, float* delta) {
+__global__ void attention_delta(const T* q, const T* k, const T* v, const float* d_out, const float* lse, const uint8_t* key_real,
+                                int batch, AttentionGeometry g, AttentionMask mask, DeviceDropout dropout, float* delta) {
   const int64_t unit = int64_t(blockIdx.x) * kAttentionWarps + threadIdx.x / 32;
   if (unit >= int64_t(batch) * g.heads * g.seq_len) return;
   const int query = int(unit % g.seq_len), bh = int(unit / g.seq_len);
-  const float D = attention_row_delta<PerLane>(WarpLane{}, out, d_out, g, bh / g.heads, bh % g.heads, query);
+  const float D = attention_row_delta<PerLane>(WarpLane{}, q, k, v, d_out, lse, key_real, g, mask, dropout, bh / g.heads,
+                                               bh % g.heads, query);
   if (threadIdx.x % 32 == 0) delta[unit] = D;
 }
 
@@ -308,27 +310,27 @@ void launch_gated_backward(GateKind kind, const T* gate, const T* up, const floa
 
 namespace device {
 template <int PerLane, class T>
-void attention_backward_with(const T* q, const T* k, const T* v, const T* out, const float* d_out, const float* lse, float* delta,
+void attention_backward_with(const T* q, const T* k, const T* v, const float* d_out, const float* lse, float* delta,
                              const uint8_t* key_real, int batch, const AttentionGeometry& g, const AttentionMask& mask,
                              const DeviceDropout& dropout, float* dq, float* dk, float* dv, cudaStream_t s) {
   const int threads = 32 * kAttentionWarps;
   const int query_blocks = int((int64_t(batch) * g.heads * g.seq_len + kAttentionWarps - 1) / kAttentionWarps);
   const int key_blocks = int((int64_t(batch) * g.kv_heads * g.seq_len + kAttentionWarps - 1) / kAttentionWarps);
-  attention_delta<PerLane><<<query_blocks, threads, 0, s>>>(out, d_out, batch, g, delta);
+  attention_delta<PerLane><<<query_blocks, threads, 0, s>>>(q, k, v, d_out, lse, key_real, batch, g, mask, dropout, delta);
   attention_backward_query<PerLane><<<query_blocks, threads, 0, s>>>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dq);
   attention_backward_key<PerLane><<<key_blocks, threads, 0, s>>>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dk, dv);
 }
 }  // namespace device
 
 template <class T>
-void launch_attention_backward(const T* q, const T* k, const T* v, const T* out, const float* d_out, const float* lse,
+void launch_attention_backward(const T* q, const T* k, const T* v, const float* d_out, const float* lse,
                                float* delta, const uint8_t* key_real, int batch, const AttentionGeometry& g,
                                const AttentionMask& mask, const DeviceDropout& dropout, float* dq, float* dk, float* dv,
                                cudaStream_t s) {
-  if (g.head_dim <= 32) device::attention_backward_with<1>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
-  else if (g.head_dim <= 64) device::attention_backward_with<2>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
-  else if (g.head_dim <= 128) device::attention_backward_with<4>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
-  else if (g.head_dim <= 256) device::attention_backward_with<8>(q, k, v, out, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  if (g.head_dim <= 32) device::attention_backward_with<1>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  else if (g.head_dim <= 64) device::attention_backward_with<2>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  else if (g.head_dim <= 128) device::attention_backward_with<4>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
+  else if (g.head_dim <= 256) device::attention_backward_with<8>(q, k, v, d_out, lse, delta, key_real, batch, g, mask, dropout, dq, dk, dv, s);
   else fail("the CUDA attention kernel takes heads of at most 256, not " + std::to_string(g.head_dim));
   device::launched("attention backward");
 }

@@ -65,10 +65,10 @@ template <class T>
 void launch_gated_backward(GateKind kind, const T* gate, const T* up, const float* d_act, float* d_gate, float* d_up,
                            size_t count, cudaStream_t s);
 
-// dq [B*T, heads*d], dk, dv [B*T, kv_heads*d] of the attention for d_out, from the forward's out and lse;
-// delta [B*heads*T] is scratch.
+// dq [B*T, heads*d], dk, dv [B*T, kv_heads*d] of the attention for d_out, from the forward's lse; delta
+// [B*heads*T] is scratch.
 template <class T>
-void launch_attention_backward(const T* q, const T* k, const T* v, const T* out, const float* d_out, const float* lse,
+void launch_attention_backward(const T* q, const T* k, const T* v, const float* d_out, const float* lse,
                                float* delta, const uint8_t* key_real, int batch, const AttentionGeometry& g,
                                const AttentionMask& mask, const DeviceDropout& dropout, float* dq, float* dk, float* dv,
                                cudaStream_t s);

@@ -11,7 +11,8 @@
 // The lane holds PerLane elements of the head (its accumulator of the output stays in registers on the
 // device: a warp per row, d <= 32 PerLane); the dot products are the lane's sums.
 //
-// Backward (as the CPU's, from the forward's lse, recomputing P): D_i = dO_i . O_i; for each visible pair
+// Backward (as the CPU's, from the forward's lse, recomputing P): D_i = dO_i . O_i (recomputed, see
+// attention_row_delta); for each visible pair
 // P_ij = e^(s_ij - lse_i), dP_ij = dO_i . v_j (times the dropout factor Z_ij), dS_ij = s P_ij (dP_ij - D_i) cap'(s_ij);
 // dq_i = sum_j dS_ij k_j (a row per query), and per key row dk_j = sum_i dS_ij q_i, dv_j = sum_i P_ij Z_ij dO_i over
 // every query head of the key's group: each gradient row has one writer and its sum a fixed order (no atomics).
@@ -124,14 +125,29 @@ struct AttentionRows {
   BG2VEC_HOST_DEVICE size_t kv(int b, int t, int h) const { return (size_t(b) * g.seq_len + t) * size_t(g.kv_heads) * g.head_dim + size_t(h) * g.head_dim; }
 };
 
-// D = dO . O of row (b, h, query).
+// D = dO . O of row (b, h, query), as sum_j P_ij Z_ij (dO . v_j): from the same P and dP that dS reads, not from the
+// stored O, whose bf16 rounding would otherwise enter every dS = P (dP - D), where the two terms nearly cancel
+// (measured: q/k gradients off by several times their size in the bf16 mode with D from the stored O).
 template <int PerLane, class Lane, class T, class G>
-BG2VEC_HOST_DEVICE float attention_row_delta(const Lane& lane, const T* out, const G* d_out, const AttentionGeometry& g, int b,
-                                             int h, int query) {
-  const size_t at = AttentionRows{g}.q(b, query, h);
-  float o[PerLane];
-  detail::load_head<PerLane>(lane, out + at, g.head_dim, o);
-  return detail::dot_head<PerLane>(lane, o, d_out + at, g.head_dim);
+BG2VEC_HOST_DEVICE float attention_row_delta(const Lane& lane, const T* q, const T* k, const T* v, const G* d_out, const float* lse,
+                                             const uint8_t* key_real, const AttentionGeometry& g, const AttentionMask& mask,
+                                             const DeviceDropout& dropout, int b, int h, int query) {
+  const AttentionRows rows{g};
+  const int d = g.head_dim, T_ = g.seq_len, kvh = h / (g.heads / g.kv_heads);
+  const size_t row = (size_t(b) * g.heads + h) * T_ + query;
+  float qr[PerLane], dor[PerLane];
+  detail::load_head<PerLane>(lane, q + rows.q(b, query, h), d, qr);
+  detail::load_head<PerLane>(lane, d_out + rows.q(b, query, h), d, dor);
+  const float l = lse[row];
+  float D = 0;
+  for (int key = 0; key < T_; ++key) {
+    if (!key_real[size_t(b) * T_ + key] || !mask.sees(query, key)) continue;
+    const float s = softcap(detail::dot_head<PerLane>(lane, qr, k + rows.kv(b, key, kvh), d) * g.scale, g.softcap);
+    float dp = detail::dot_head<PerLane>(lane, dor, v + rows.kv(b, key, kvh), d);
+    if (dropout.active()) dp *= dropout.factor(row * uint64_t(T_) + uint64_t(key));
+    D += expf(s - l) * dp;
+  }
+  return D;
 }
 
 // dq of row (b, h, query): lse and delta [B*heads*T] as the forward and attention_row_delta left them.
