@@ -158,6 +158,15 @@ void launch_cross_entropy(float* logits, const int32_t* targets, int rows, int v
   }
 }
 
+template <class T>
+void launch_dropout(const T* x, T* out, size_t count, const DeviceDropout& dropout, cudaStream_t) {
+  for (size_t i = 0; i < count; ++i) out[i] = store<T>(to_float(x[i]) * dropout.factor(i));
+}
+
+void launch_add_dropped(const float* src, float* dst, size_t count, const DeviceDropout& dropout, cudaStream_t) {
+  for (size_t i = 0; i < count; ++i) dst[i] += src[i] * dropout.factor(i);
+}
+
 void launch_adamw(float* params, const float* grads, float* m, float* v, size_t count, const AdamWStep& step, cudaStream_t) {
   for (size_t i = 0; i < count; ++i) adamw_update(params[i], grads[i], m[i], v[i], step);
 }

@@ -1,10 +1,11 @@
 #pragma once
 // The decoder on one GPU, the same graph as nn/decoder.hpp's: embedding -> L x [RMSNorm -> q, k, v (Gemma-3:
 // per-head norms) -> RoPE -> attention -> o (+ Gemma's post-norm) -> residual -> RMSNorm -> gate, up -> gated
-// activation -> down (+ post-norm) -> residual] -> final RMSNorm; the forward pass for inference (encode with
-// pooling, logits), and for full fine-tuning the forward that keeps every layer's activations, the backward
-// pass of every parameter, token-prediction losses (MNTP, NTP) through the lm_head in chunks of rows, and
-// AdamW over the whole flat parameter buffer in one kernel. Products through cuBLASLt (gemm.hpp), the rest
+// activation -> down (+ post-norm) -> residual] -> final RMSNorm, each projection with its LoRA update where an
+// adapter targets it; the forward pass for inference (encode with pooling, logits), and for training (full
+// fine-tuning, or the adapter alone with the base frozen) the forward that keeps every layer's activations, the
+// backward pass, token-prediction losses (MNTP, NTP) through the lm_head in chunks of rows, and AdamW over the
+// whole flat buffer of what trains in one kernel. Products through cuBLASLt (gemm.hpp), the rest
 // through the kernels of kernels.hpp. Host code (the ordinary compiler builds it; link bg2vec::cuda).
 //
 // T is the storage type of the weights and of the activations that feed products: float (the float32 mode,
@@ -12,18 +13,20 @@
 // stream, the norms' statistics, every gradient, the master weights and AdamW's moments are float32 in both;
 // in the bf16 mode a gradient is rounded to bf16 only as the input of a product.
 //
-// The parameters keep the flat layout of bg2vec::Model (nn/parameters.hpp): a tensor is at the same offset on
-// the device as on the host, for weights, gradients and moments alike.
+// The parameters keep the flat layouts of bg2vec::Model (nn/parameters.hpp) and LoraAdapter (nn/lora.hpp): a
+// tensor is at the same offset on the device as on the host, for weights, gradients and moments alike.
 //
-// Not here yet (issue #16): LoRA, SimCSE, dropout in training, activation checkpointing, a tensor-core attention
-// (the attention is a warp per query row, math/attention.hpp), CUDA graphs.
+// Not here yet (issue #16): SimCSE, attention dropout in training, activation checkpointing, a tensor-core
+// attention (the attention is a warp per query row, math/attention.hpp), fused LoRA products, CUDA graphs.
 #include <bg2vec/backend/cuda/gemm.hpp>
 #include <bg2vec/backend/cuda/kernels.hpp>
 #include <bg2vec/backend/cuda/math/embedding.hpp>
 #include <bg2vec/backend/cuda/runtime.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
+#include <bg2vec/nn/dropout.hpp>
 #include <bg2vec/nn/embedding.hpp>
+#include <bg2vec/nn/lora.hpp>
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/nn/pooling.hpp>
 #include <bg2vec/nn/rope.hpp>
@@ -86,38 +89,42 @@ constexpr Dtype dtype_of() {
 template <class T>
 class DeviceDecoder {
  public:
-  // trainable: also float32 master weights (the bf16 mode), gradients and AdamW moments, for full fine-tuning.
-  explicit DeviceDecoder(const Model& model, bool trainable = false)
-      : config_(model.config()), count_(model.parameter_count()), trainable_(trainable) {
+  // trainable: also float32 master weights (the bf16 mode), gradients and AdamW moments of what trains: every
+  // parameter, or with `lora` the adapter's alone (the base frozen: no master weights or gradients for it).
+  // Without trainable, `lora` only adds its update to the projections (inference).
+  explicit DeviceDecoder(const Model& model, bool trainable = false, const LoraAdapter* lora = nullptr)
+      : config_(model.config()), count_(model.parameter_count()), lora_count_(lora ? lora->parameters().size() : 0),
+        trainable_(trainable), train_base_(trainable && !lora) {
     const auto& c = config_;
+    if (lora && lora->model_config().hidden_size != c.hidden_size)
+      fail("the LoRA adapter was made for another model (hidden size " + std::to_string(lora->model_config().hidden_size) +
+           ", the model has " + std::to_string(c.hidden_size) + ")");
+    train_count_ = trainable ? (lora ? lora_count_ : count_) : 0;
     detail::Carver carve;
     for (int pass = 0; pass < 2; ++pass) {
       w_ = carve.take<T>(count_);
+      lora_w_ = lora ? carve.take<T>(lora_count_) : nullptr;
+      master_ = nullptr;
       if (trainable) {
-        master_ = std::is_same_v<T, float> ? nullptr : carve.take<float>(count_);
-        grad_ = carve.take<float>(count_);
-        m_ = carve.take<float>(count_);
-        v_ = carve.take<float>(count_);
+        if constexpr (!std::is_same_v<T, float>) master_ = carve.take<float>(train_count_);
+        grad_ = carve.take<float>(train_count_);
+        m_ = carve.take<float>(train_count_);
+        v_ = carve.take<float>(train_count_);
       }
       if (pass == 0) {
         params_ = DeviceArena(carve.bytes);
         carve = {&params_, 0};
       }
     }
-    if constexpr (std::is_same_v<T, float>) {
-      upload(w_, model.parameters().data(), count_);
-      if (trainable) master_ = w_;
-    } else {
-      std::vector<Bf16> converted(count_);
-      for (size_t i = 0; i < count_; ++i) converted[i] = to_bf16(model.parameters()[i]);
-      upload(w_, converted.data(), count_);
-      if (trainable) upload(master_, model.parameters().data(), count_);
-      check(cudaStreamSynchronize(nullptr), "uploading the weights");   // `converted` dies here
-    }
+    put(model.parameters(), w_);
+    if (lora) put(lora->parameters(), lora_w_);
     if (trainable) {
+      trained_ = lora ? lora_w_ : w_;
+      if constexpr (std::is_same_v<float, T>) master_ = trained_;
+      else upload(master_, (lora ? lora->parameters() : model.parameters()).data(), train_count_, stream_);
       zero_grad();
-      check(cudaMemsetAsync(m_, 0, count_ * sizeof(float), stream_), "clearing AdamW's moments");
-      check(cudaMemsetAsync(v_, 0, count_ * sizeof(float), stream_), "clearing AdamW's moments");
+      check(cudaMemsetAsync(m_, 0, train_count_ * sizeof(float), stream_), "clearing AdamW's moments");
+      check(cudaMemsetAsync(v_, 0, train_count_ * sizeof(float), stream_), "clearing AdamW's moments");
     }
     const float* base = model.parameters().data();
     const auto& w = model.weights();
@@ -130,8 +137,20 @@ class DeviceDecoder {
       layers_.push_back({at(l.attn_norm), at(l.mlp_norm), at(l.q), at(l.k), at(l.v), at(l.o), at(l.gate), at(l.up), at(l.down),
                          at_opt(l.attn_out_norm), at_opt(l.mlp_out_norm), at_opt(l.q_norm), at_opt(l.k_norm)});
     require(int(layers_.size()) == c.num_layers, "the model's layers disagree with its config");
+    lora_pairs_.assign(size_t(c.num_layers) * kLoraModules, {});
+    if (lora) {
+      lora_scaling_ = lora->config().scaling();
+      const float* lbase = lora->parameters().data();
+      for (int l = 0; l < c.num_layers; ++l)
+        for (int m = 0; m < kLoraModules; ++m)
+          if (const auto* p = lora->tensors().find(l, m))
+            lora_pairs_[size_t(l) * kLoraModules + m] = {size_t(p->A.data() - lbase), size_t(p->B.data() - lbase), int(p->A.rows())};
+    }
     check(cudaStreamSynchronize(stream_), "uploading the weights");
   }
+
+  // LoRA's dropout in training (the CPU's masks: nn/dropout.hpp, lora_stream); 0 (the default) for none.
+  void set_lora_dropout(float p, uint64_t seed) { lora_dropout_ = {p, seed}; }
 
   const io::ModelConfig& config() const { return config_; }
   size_t parameter_bytes() const { return params_.used(); }
@@ -196,27 +215,27 @@ class DeviceDecoder {
     return loss / double(rows.size());
   }
 
-  void zero_grad() { check(cudaMemsetAsync(grad_, 0, count_ * sizeof(float), stream_), "clearing the gradients"); }
+  void zero_grad() { check(cudaMemsetAsync(grad_, 0, train_count_ * sizeof(float), stream_), "clearing the gradients"); }
 
-  // One torch.optim.AdamW step of every parameter (train::AdamW's arithmetic); in the bf16 mode the bf16 weights
-  // are then rounded afresh from the float32 master weights.
+  // One torch.optim.AdamW step of what trains (train::AdamW's arithmetic); in the bf16 mode its bf16 copy is
+  // then rounded afresh from the float32 master weights.
   void adamw_step(float lr, const train::AdamWConfig& config = {}) {
     require(trainable_, "adamw_step needs a DeviceDecoder made trainable");
     ++steps_;
-    launch_adamw(master_, grad_, m_, v_, count_,
+    launch_adamw(master_, grad_, m_, v_, train_count_,
                  AdamWStep::at(config.beta1, config.beta2, config.eps, config.weight_decay, lr, steps_), stream_);
-    if constexpr (std::is_same_v<T, Bf16>) launch_to_bf16(master_, w_, count_, stream_);
+    if constexpr (std::is_same_v<T, Bf16>) launch_to_bf16(master_, trained_, train_count_, stream_);
   }
 
-  // The flat float32 buffers, in the Model's layout.
-  std::vector<float> gradients() { return download_flat(grad_); }
+  // The flat float32 buffers of what trains (the Model's layout, or the adapter's with LoRA).
+  std::vector<float> gradients() { return download_flat(grad_, train_count_); }
   std::vector<float> parameters() {
-    if constexpr (std::is_same_v<T, float>) return download_flat(w_);
-    else return trainable_ ? download_flat(master_) : fail_untrainable();
+    require(trainable_, "parameters() reads back what trains: make the DeviceDecoder trainable");
+    return download_flat(master_, train_count_);
   }
   void set_gradients(std::span<const float> g) {
-    require(trainable_ && g.size() == count_, "set_gradients: a trainable decoder and a buffer of every parameter");
-    upload(grad_, g.data(), count_, stream_);
+    require(trainable_ && g.size() == train_count_, "set_gradients: a trainable decoder and a buffer of all it trains");
+    upload(grad_, g.data(), train_count_, stream_);
     check(cudaStreamSynchronize(stream_), "uploading the gradients");
   }
 
@@ -250,13 +269,36 @@ class DeviceDecoder {
           *d_up = nullptr, *d_att = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr, *dq_proj = nullptr, *dk_proj = nullptr,
           *delta = nullptr;
     T* scratch = nullptr;              // a gradient rounded to T as a product's input (the bf16 mode)
+    // LoRA: the dropped-out input of a projection, and (backward) the gradient of u, as float32 and as T, and
+    // the gradient through A before the dropout mask
+    T* xd = nullptr;
+    float *du = nullptr, *dxd = nullptr;
+    T* du_t = nullptr;
   };
 
-  [[noreturn]] static std::vector<float> fail_untrainable() { fail("a bf16 DeviceDecoder keeps float32 weights only when trainable"); }
+  // A LoRA pair's offsets in the adapter's flat buffers (rank 0: the projection has none).
+  struct LoraPair {
+    size_t A = 0, B = 0;
+    int rank = 0;
+  };
 
   T* W(size_t offset) const { return w_ + offset; }
-  float* G(size_t offset) const { return grad_ + offset; }
-  const T* W_opt(size_t offset) const { return offset == kNone ? nullptr : w_ + offset; }
+  // The base parameter's gradient, null when the base is frozen (LoRA, inference).
+  float* G(size_t offset) const { return train_base_ ? grad_ + offset : nullptr; }
+  const LoraPair& pair(int l, int module) const { return lora_pairs_[size_t(l) * kLoraModules + module]; }
+  float* lora_grad(size_t offset) const { return trainable_ && !train_base_ ? grad_ + offset : nullptr; }
+
+  // Host float32 parameters into a device buffer of T.
+  void put(const std::vector<float>& host, T* device) {
+    if constexpr (std::is_same_v<T, float>) {
+      upload(device, host.data(), host.size(), stream_);
+    } else {
+      std::vector<Bf16> converted(host.size());
+      for (size_t i = 0; i < host.size(); ++i) converted[i] = to_bf16(host[i]);
+      upload(device, converted.data(), host.size(), stream_);
+      check(cudaStreamSynchronize(stream_), "uploading the weights");   // `converted` dies here
+    }
+  }
 
   // x as the T input of a product: itself in the float32 mode, rounded into `into` in the bf16 mode.
   const T* as_t(const float* x, size_t count, T* into) {
@@ -326,6 +368,20 @@ class DeviceDecoder {
           a.rstd_mlp_out = carve.take<float>(N);
         }
       }
+      // LoRA's u = dropout(x) A^T of each adapted projection: kept per layer for training, one for inference
+      const size_t widest = std::max({H, F, qd});
+      int rank = 0;
+      for (const LoraPair& p : lora_pairs_) rank = std::max(rank, p.rank);
+      lora_u_.assign(lora_pairs_.size(), nullptr);
+      T* shared_u = rank > 0 && !training ? carve.take<T>(N * size_t(rank)) : nullptr;
+      for (size_t i = 0; i < lora_pairs_.size(); ++i)
+        if (lora_pairs_[i].rank > 0) lora_u_[i] = training ? carve.take<T>(N * size_t(lora_pairs_[i].rank)) : shared_u;
+      s.xd = rank > 0 ? carve.take<T>(N * widest) : nullptr;
+      if (training && rank > 0) {
+        s.du = carve.take<float>(N * size_t(rank));
+        s.du_t = carve.take<T>(N * size_t(rank));
+        s.dxd = carve.take<float>(N * widest);
+      }
       if (training) {
         for (float** g : {&s.d_hidden, &s.dx, &s.d_branch, &s.d_xn}) *g = carve.take<float>(N * H);
         for (float** g : {&s.d_act, &s.d_gate, &s.d_up}) *g = carve.take<float>(N * F);
@@ -380,26 +436,26 @@ class DeviceDecoder {
       const LayerActs& a = acts_of_[training ? size_t(l) : 0];
       launch_rmsnorm(a.x_in, W(w.attn_norm), offset, eps, N, H, a.xn_attn, a.rstd_attn, stream_);
       if (c.qk_norms()) {                                    // Gemma-3: q, k = norm(x W^T) per head
-        gemm_->linear(N, c.q_dim(), H, a.xn_attn, t, W(w.q), t, a.q_proj, t, 0.0f, stream_);
-        gemm_->linear(N, c.kv_dim(), H, a.xn_attn, t, W(w.k), t, a.k_proj, t, 0.0f, stream_);
+        project(l, kQ, N, c.q_dim(), H, a.xn_attn, w.q, a.q_proj, t, 0.0f, training);
+        project(l, kK, N, c.kv_dim(), H, a.xn_attn, w.k, a.k_proj, t, 0.0f, training);
         launch_rmsnorm(a.q_proj, W(w.q_norm), offset, eps, N * c.num_heads, d, a.q, a.rstd_q, stream_);
         launch_rmsnorm(a.k_proj, W(w.k_norm), offset, eps, N * c.num_kv_heads, d, a.k, a.rstd_k, stream_);
       } else {
-        gemm_->linear(N, c.q_dim(), H, a.xn_attn, t, W(w.q), t, a.q, t, 0.0f, stream_);
-        gemm_->linear(N, c.kv_dim(), H, a.xn_attn, t, W(w.k), t, a.k, t, 0.0f, stream_);
+        project(l, kQ, N, c.q_dim(), H, a.xn_attn, w.q, a.q, t, 0.0f, training);
+        project(l, kK, N, c.kv_dim(), H, a.xn_attn, w.k, a.k, t, 0.0f, training);
       }
-      gemm_->linear(N, c.kv_dim(), H, a.xn_attn, t, W(w.v), t, a.v, t, 0.0f, stream_);
+      project(l, kV, N, c.kv_dim(), H, a.xn_attn, w.v, a.v, t, 0.0f, training);
       launch_rope(a.q, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), +1, stream_);
       launch_rope(a.k, N, batch.seq_len, c.num_kv_heads, d, cos_of(l), sin_of(l), +1, stream_);
       launch_attention_forward(a.q, a.k, a.v, s_.key_real, batch.batch, g, device_mask<P>(c.window_of_layer(l)), DeviceDropout{},
                                a.att, a.lse, stream_);
-      residual_branch(N, H, c.q_dim(), a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, a.x_in, a.x_mid);
+      residual_branch(l, kO, N, H, c.q_dim(), a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, a.x_in, a.x_mid, training);
 
       launch_rmsnorm(a.x_mid, W(w.mlp_norm), offset, eps, N, H, a.xn_mlp, a.rstd_mlp, stream_);
-      gemm_->linear(N, F, H, a.xn_mlp, t, W(w.gate), t, a.gate, t, 0.0f, stream_);
-      gemm_->linear(N, F, H, a.xn_mlp, t, W(w.up), t, a.up, t, 0.0f, stream_);
+      project(l, kGate, N, F, H, a.xn_mlp, w.gate, a.gate, t, 0.0f, training);
+      project(l, kUp, N, F, H, a.xn_mlp, w.up, a.up, t, 0.0f, training);
       launch_gated_forward(gate_kind(), a.gate, a.up, a.act, size_t(N) * F, stream_);
-      residual_branch(N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, a.x_mid, a.out);
+      residual_branch(l, kDown, N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, a.x_mid, a.out, training);
       if (layer_outputs) layer_outputs->push_back(download_matrix(a.out, N, H));
     }
     x_out_ = acts_of_[training ? size_t(c.num_layers - 1) : 0].out;
@@ -411,35 +467,83 @@ class DeviceDecoder {
     return config_.activation() == io::Activation::GeluTanh ? GateKind::GeluTanh : GateKind::Silu;
   }
 
+  // LoRA's dropout of projection (l, module) in training; none otherwise.
+  DeviceDropout lora_dropout(int l, int module, bool training) const {
+    return training && lora_dropout_.active() ? DeviceDropout::of(lora_dropout_.p, lora_dropout_.seed, lora_stream(l, module))
+                                              : DeviceDropout{};
+  }
+
+  // y [N, out] (type y_type) = x W^T (+ beta y), plus the adapter's s dropout(x) A^T B^T where it targets (l, module).
+  void project(int l, int module, int N, int out, int in, const T* x, size_t weight, void* y, Dtype y_type, float beta,
+               bool training) {
+    constexpr Dtype t = dtype_of<T>();
+    gemm_->linear(N, out, in, x, t, W(weight), t, y, y_type, beta, stream_);
+    const LoraPair& p = pair(l, module);
+    if (p.rank == 0) return;
+    const DeviceDropout drop = lora_dropout(l, module, training);
+    const T* xin = x;
+    if (drop.active()) {
+      launch_dropout(x, s_.xd, size_t(N) * in, drop, stream_);
+      xin = s_.xd;
+    }
+    T* u = lora_u_[size_t(l) * kLoraModules + module];
+    gemm_->linear(N, p.rank, in, xin, t, lora_w_ + p.A, t, u, t, 0.0f, stream_);
+    (*gemm_)(N, out, p.rank, {u, t, false, p.rank}, {lora_w_ + p.B, t, true, p.rank}, y, y_type, out, lora_scaling_, 1.0f, stream_);
+  }
+
   // out = residual + branch, where branch = in W^T (Llama/Mistral: accumulated by the product itself) or
   // rmsnorm(in W^T) (Gemma's post-norm, which keeps in W^T and its 1/rms for the backward pass).
-  void residual_branch(int N, int H, int K, const T* in, size_t weight, size_t post_norm, float* branch, float* rstd,
-                       const float* residual, float* out) {
-    constexpr Dtype t = dtype_of<T>();
+  void residual_branch(int l, int module, int N, int H, int K, const T* in, size_t weight, size_t post_norm, float* branch,
+                       float* rstd, const float* residual, float* out, bool training) {
     if (post_norm == kNone) {
       if (out != residual)
         check(cudaMemcpyAsync(out, residual, size_t(N) * H * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copying the residual");
-      gemm_->linear(N, H, K, in, t, W(weight), t, out, Dtype::F32, 1.0f, stream_);
+      project(l, module, N, H, K, in, weight, out, Dtype::F32, 1.0f, training);
       return;
     }
-    gemm_->linear(N, H, K, in, t, W(weight), t, branch, Dtype::F32, 0.0f, stream_);
+    project(l, module, N, H, K, in, weight, branch, Dtype::F32, 0.0f, training);
     launch_post_norm_residual(branch, W(post_norm), config_.norm_weight_offset(), float(config_.rms_norm_eps), N, H, residual, out,
                               rstd, stream_);
   }
 
-  // The products of a projection's backward, y = in W^T with W [out, in]: d_in (+)= dy W and dW += dy^T in.
-  void project_backward(int N, int out, int in_dim, const float* dy, const T* in, size_t weight, float* d_in, bool accumulate) {
+  // The backward of project for dy [N, out]: d_in (+)= dy W (+ the adapter's path), dW += dy^T in when the base
+  // trains, and the adapter's dB += s dy^T u, dA += (s dy B)^T dropout(in) when it trains.
+  void project_backward(int l, int module, int N, int out, int in_dim, const float* dy, const T* in, size_t weight, float* d_in,
+                        bool accumulate) {
     constexpr Dtype t = dtype_of<T>();
     const T* dy_t = as_t(dy, size_t(N) * out, s_.scratch);
     (*gemm_)(N, in_dim, out, {dy_t, t, false, out}, {W(weight), t, false, in_dim}, d_in, Dtype::F32, in_dim, 1.0f,
              accumulate ? 1.0f : 0.0f, stream_);
-    (*gemm_)(out, in_dim, N, {dy_t, t, true, out}, {in, t, false, in_dim}, G(weight), Dtype::F32, in_dim, 1.0f, 1.0f, stream_);
+    if (float* dw = G(weight))
+      (*gemm_)(out, in_dim, N, {dy_t, t, true, out}, {in, t, false, in_dim}, dw, Dtype::F32, in_dim, 1.0f, 1.0f, stream_);
+    const LoraPair& p = pair(l, module);
+    if (p.rank == 0) return;
+    const int r = p.rank;
+    const T* u = lora_u_[size_t(l) * kLoraModules + module];
+    if (float* dB = lora_grad(p.B))
+      (*gemm_)(out, r, N, {dy_t, t, true, out}, {u, t, false, r}, dB, Dtype::F32, r, lora_scaling_, 1.0f, stream_);
+    (*gemm_)(N, r, out, {dy_t, t, false, out}, {lora_w_ + p.B, t, false, r}, s_.du, Dtype::F32, r, lora_scaling_, 0.0f, stream_);
+    const T* du = as_t(s_.du, size_t(N) * r, s_.du_t);
+    const DeviceDropout drop = lora_dropout(l, module, true);
+    const T* xin = in;
+    if (drop.active()) {
+      launch_dropout(in, s_.xd, size_t(N) * in_dim, drop, stream_);
+      xin = s_.xd;
+    }
+    if (float* dA = lora_grad(p.A))
+      (*gemm_)(r, in_dim, N, {du, t, true, r}, {xin, t, false, in_dim}, dA, Dtype::F32, in_dim, 1.0f, 1.0f, stream_);
+    if (!drop.active()) {
+      (*gemm_)(N, in_dim, r, {du, t, false, r}, {lora_w_ + p.A, t, false, in_dim}, d_in, Dtype::F32, in_dim, 1.0f, 1.0f, stream_);
+      return;
+    }
+    (*gemm_)(N, in_dim, r, {du, t, false, r}, {lora_w_ + p.A, t, false, in_dim}, s_.dxd, Dtype::F32, in_dim, 1.0f, 0.0f, stream_);
+    launch_add_dropped(s_.dxd, d_in, size_t(N) * in_dim, drop, stream_);
   }
 
   // The backward of residual_branch: dx (the gradient of out) passes to the residual unchanged; the branch's
   // gradient goes through the post-norm, if any, and the projection into d_in.
-  void residual_branch_backward(int N, int H, int K, const T* in, size_t weight, size_t post_norm, const float* branch,
-                                const float* rstd, float* d_in) {
+  void residual_branch_backward(int l, int module, int N, int H, int K, const T* in, size_t weight, size_t post_norm,
+                                const float* branch, const float* rstd, float* d_in) {
     const float* dy = s_.dx;
     if (post_norm != kNone) {
       check(cudaMemsetAsync(s_.d_branch, 0, size_t(N) * H * sizeof(float), stream_), "clearing a gradient");
@@ -447,7 +551,7 @@ class DeviceDecoder {
                               stream_);
       dy = s_.d_branch;
     }
-    project_backward(N, H, K, dy, in, weight, d_in, false);
+    project_backward(l, module, N, H, K, dy, in, weight, d_in, false);
   }
 
   template <AttentionPolicy P>
@@ -463,14 +567,14 @@ class DeviceDecoder {
       const Layer& w = layers_[size_t(l)];
       const LayerActs& a = acts_of_[size_t(l)];
       // out = x_mid + [post-norm](down(act))
-      residual_branch_backward(N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, s_.d_act);
+      residual_branch_backward(l, kDown, N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, s_.d_act);
       launch_gated_backward(gate_kind(), a.gate, a.up, s_.d_act, s_.d_gate, s_.d_up, size_t(N) * F, stream_);
-      project_backward(N, F, H, s_.d_gate, a.xn_mlp, w.gate, s_.d_xn, false);
-      project_backward(N, F, H, s_.d_up, a.xn_mlp, w.up, s_.d_xn, true);
+      project_backward(l, kGate, N, F, H, s_.d_gate, a.xn_mlp, w.gate, s_.d_xn, false);
+      project_backward(l, kUp, N, F, H, s_.d_up, a.xn_mlp, w.up, s_.d_xn, true);
       launch_rmsnorm_backward(a.x_mid, W(w.mlp_norm), offset, a.rstd_mlp, s_.d_xn, N, H, s_.dx, G(w.mlp_norm), stream_);
 
       // x_mid = x_in + [post-norm](o(attention(rope([norm](q(xn))), rope([norm](k(xn))), v(xn))))
-      residual_branch_backward(N, H, qd, a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, s_.d_att);
+      residual_branch_backward(l, kO, N, H, qd, a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, s_.d_att);
       launch_attention_backward(a.q, a.k, a.v, s_.d_att, a.lse, s_.delta, s_.key_real, batch.batch, g,
                                 device_mask<P>(c.window_of_layer(l)), DeviceDropout{}, s_.dq, s_.dk, s_.dv, stream_);
       launch_rope(s_.dq, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), -1, stream_);
@@ -486,10 +590,14 @@ class DeviceDecoder {
         dq = s_.dq_proj;
         dk = s_.dk_proj;
       }
-      project_backward(N, qd, H, dq, a.xn_attn, w.q, s_.d_xn, false);
-      project_backward(N, kvd, H, dk, a.xn_attn, w.k, s_.d_xn, true);
-      project_backward(N, kvd, H, s_.dv, a.xn_attn, w.v, s_.d_xn, true);
+      project_backward(l, kQ, N, qd, H, dq, a.xn_attn, w.q, s_.d_xn, false);
+      project_backward(l, kK, N, kvd, H, dk, a.xn_attn, w.k, s_.d_xn, true);
+      project_backward(l, kV, N, kvd, H, s_.dv, a.xn_attn, w.v, s_.d_xn, true);
       launch_rmsnorm_backward(a.x_in, W(w.attn_norm), offset, a.rstd_attn, s_.d_xn, N, H, s_.dx, G(w.attn_norm), stream_);
+    }
+    if (!train_base_) {
+      check(cudaStreamSynchronize(stream_), "the backward pass");
+      return;
     }
     // the embedding: a scatter-add by table row (deterministic)
     const IdPositions p = positions_of_ids(batch.ids.data(), N, c.vocab_size);
@@ -536,7 +644,7 @@ class DeviceDecoder {
       const T* dz = as_t(logits, size_t(R) * V, logits_t);
       (*gemm_)(R, H, V, {dz, t, false, V}, {W(lm_head_), t, false, H}, dh, Dtype::F32, H, 1.0f, 0.0f, stream_);
       launch_scatter_add_rows(dh, d_rows + r0, R, H, s_.d_hidden, stream_);
-      (*gemm_)(V, H, R, {dz, t, true, V}, {h, t, false, H}, G(lm_head_), Dtype::F32, H, 1.0f, 1.0f, stream_);
+      if (float* dw = G(lm_head_)) (*gemm_)(V, H, R, {dz, t, true, V}, {h, t, false, H}, dw, Dtype::F32, H, 1.0f, 1.0f, stream_);
     }
     std::vector<float> host(static_cast<size_t>(M));
     download(host.data(), loss, size_t(M), stream_);
@@ -550,18 +658,23 @@ class DeviceDecoder {
     download(m.data(), device, size_t(m.size()), stream_);
     return m;
   }
-  std::vector<float> download_flat(const float* device) {
-    std::vector<float> out(count_);
-    download(out.data(), device, count_, stream_);
+  std::vector<float> download_flat(const float* device, size_t count) {
+    std::vector<float> out(count);
+    download(out.data(), device, count, stream_);
     return out;
   }
 
   io::ModelConfig config_;
-  size_t count_;
-  bool trainable_;
+  size_t count_, lora_count_, train_count_ = 0;
+  bool trainable_, train_base_;
   DeviceArena params_, acts_;
-  T* w_ = nullptr;
-  float *master_ = nullptr, *grad_ = nullptr, *m_ = nullptr, *v_ = nullptr;
+  T *w_ = nullptr, *lora_w_ = nullptr;
+  T* trained_ = nullptr;               // what trains, in T: w_ or lora_w_
+  float *master_ = nullptr, *grad_ = nullptr, *m_ = nullptr, *v_ = nullptr;   // of what trains
+  std::vector<LoraPair> lora_pairs_;   // [layer * kLoraModules + module]
+  std::vector<T*> lora_u_;             // u = dropout(x) A^T of each adapted projection
+  float lora_scaling_ = 0;
+  Dropout lora_dropout_;
   int64_t steps_ = 0;
   size_t embed_ = 0, final_norm_ = 0, lm_head_ = 0;
   std::vector<Layer> layers_;

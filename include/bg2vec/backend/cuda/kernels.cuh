@@ -211,6 +211,17 @@ __global__ void cross_entropy_kernel(float* logits, const int32_t* targets, int 
   if (threadIdx.x == 0) loss[row] = lse - z_target;
 }
 
+template <class T>
+__global__ void dropout_kernel(const T* x, T* out, size_t count, DeviceDropout dropout) {
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    out[i] = store<T>(to_float(x[i]) * dropout.factor(i));
+}
+
+__global__ void add_dropped_kernel(const float* src, float* dst, size_t count, DeviceDropout dropout) {
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    dst[i] += src[i] * dropout.factor(i);
+}
+
 __global__ void adamw_kernel(float* params, const float* grads, float* m, float* v, size_t count, AdamWStep step) {
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
     adamw_update(params[i], grads[i], m[i], v[i], step);
@@ -360,6 +371,17 @@ void launch_cross_entropy(float* logits, const int32_t* targets, int rows, int v
   if (rows == 0) return;
   device::cross_entropy_kernel<<<rows, device::kRowThreads, 0, s>>>(logits, targets, vocab, cap, scale, loss);
   device::launched("cross-entropy");
+}
+
+template <class T>
+void launch_dropout(const T* x, T* out, size_t count, const DeviceDropout& dropout, cudaStream_t s) {
+  device::dropout_kernel<<<device::grid_stride_blocks(count), 256, 0, s>>>(x, out, count, dropout);
+  device::launched("dropout");
+}
+
+void launch_add_dropped(const float* src, float* dst, size_t count, const DeviceDropout& dropout, cudaStream_t s) {
+  device::add_dropped_kernel<<<device::grid_stride_blocks(count), 256, 0, s>>>(src, dst, count, dropout);
+  device::launched("dropout backward");
 }
 
 void launch_adamw(float* params, const float* grads, float* m, float* v, size_t count, const AdamWStep& step, cudaStream_t s) {

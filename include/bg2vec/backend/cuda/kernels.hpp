@@ -87,6 +87,12 @@ void launch_scatter_add_rows(const float* src, const int64_t* rows, int count, i
 void launch_cross_entropy(float* logits, const int32_t* targets, int rows, int vocab, float cap, float scale, float* loss,
                           cudaStream_t s);
 
+// LoRA's dropout (math/dropout.hpp's mask, element i of the [rows, in] input numbered i, as the CPU's):
+// out = x * factor, and dst += src * factor (the backward through the same mask).
+template <class T>
+void launch_dropout(const T* x, T* out, size_t count, const DeviceDropout& dropout, cudaStream_t s);
+void launch_add_dropped(const float* src, float* dst, size_t count, const DeviceDropout& dropout, cudaStream_t s);
+
 // One AdamW step over a flat buffer of parameters, gradients and moments (the whole model at once).
 void launch_adamw(float* params, const float* grads, float* m, float* v, size_t count, const AdamWStep& step, cudaStream_t s);
 
