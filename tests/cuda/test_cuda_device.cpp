@@ -16,6 +16,7 @@
 #else
 #include <bg2vec/io/peft.hpp>
 #endif
+#include <bg2vec/nn/cross_entropy.hpp>
 #include <bg2vec/nn/decoder.hpp>
 #include <bg2vec/nn/pooling.hpp>
 #include <doctest/doctest.h>
@@ -244,6 +245,42 @@ TEST_CASE_TEMPLATE("LoRA on the device: the MNTP loss and the adapter's gradient
   CHECK(loss_bf16 == doctest::Approx(loss).epsilon(kBf16Tolerance));
   CHECK(worst_bf16 < 0.1);
   MESSAGE(std::string(F::name) << " lora_mntp_grad bf16: loss " << loss_bf16 << ", worst relative error against float32 " << worst_bf16);
+}
+
+TEST_CASE("LoRA dropout on the device draws the CPU's masks: loss and adapter gradients as the CPU decoder's") {
+  const auto& reference = test::hf_reference(MistralDev::name);
+  const Model model = load_model(test::fixture("hf/mistral-dev"));
+  const LoraAdapter adapter = peft::load_adapter(test::fixture("hf/mistral-dev/lora"), model.config());
+  const TokenBatch batch = mntp_batch(reference);
+  const std::vector<int32_t> labels = int32s(reference, "mntp_labels");
+  // the CPU: train::Mntp's computation, with LoRA dropout 0.3
+  const Decoder<Bidirectional> cpu(model, &adapter);
+  Activations acts(model.config(), batch.batch, batch.seq_len, ActivationMemory::AllLayers);
+  acts.lora_dropout = {0.3f, 7};
+  cpu.forward(batch, acts);
+  std::vector<layers::Prediction> predictions;
+  for (int b = 0; b < batch.batch; ++b)
+    for (int t = 1; t < batch.seq_len; ++t)
+      if (const int32_t y = labels[size_t(b) * batch.seq_len + t]; y != -100) predictions.push_back({Eigen::Index(b) * batch.seq_len + t - 1, y});
+  const float mean = 1.0f / float(predictions.size());
+  Matrix dh = Matrix::Zero(acts.hidden().rows(), acts.hidden().cols());
+  Eigen::Ref<Matrix> dh_ref(dh);
+  const double cpu_loss =
+      layers::lm_head_cross_entropy(acts.hidden(), model.weights().lm_head, predictions, mean, &dh_ref, nullptr, cpu.final_softcap()) * mean;
+  std::vector<float> cpu_grad(adapter.layout().total(), 0.0f);
+  LoraTensors g(model.config(), adapter.layout(), cpu_grad.data());
+  cpu.backward(batch, acts, dh, nullptr, &g);
+
+  cu::DeviceDecoder<float> gpu(model, true, &adapter);
+  gpu.set_lora_dropout(0.3f, 7);
+  const double loss = gpu.token_prediction<Bidirectional>(batch, labels);
+  CHECK(loss == doctest::Approx(cpu_loss).epsilon(1e-5));
+  const std::vector<float> grad = gpu.gradients();
+  double worst = 0;
+  for (const auto& t : adapter.layout().tensors())
+    worst = std::max(worst, test::relative_error({grad.data() + t.offset, t.size()}, {cpu_grad.data() + t.offset, t.size()}));
+  CHECK(worst < kF32Tolerance);
+  MESSAGE("mistral-dev LoRA dropout 0.3: loss " << loss << " (CPU " << cpu_loss << "), worst relative gradient error " << worst);
 }
 
 TEST_CASE_TEMPLATE("one AdamW step on the device from the MNTP gradients matches torch.optim.AdamW", F, MistralDev, Gemma2Dev,
