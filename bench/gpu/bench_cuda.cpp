@@ -4,8 +4,11 @@
 //   --bench mntp     one full fine-tuning MNTP step: forward, the lm_head's cross-entropy at the masked
 //                    positions (--mask-rate of them, the ids there replaced by a mask id), backward, AdamW
 //                    (peer: bench/gpu/peer_mntp.py)
+//   --bench lora-mntp the same step training a LoRA adapter alone (rank --lora-rank on all seven projections,
+//                    alpha 2 x rank, dropout 0.05, PEFT's initialisation), the base frozen (no peer yet: PEFT
+//                    may be missing on the GPU machine)
 //   bench_cuda [--bench encode,mntp] [--layers 12 --hidden 768 --heads 12 --kv-heads 4 --ffn 2048 --vocab 32000]
-//              [--batch 16 --seq-len 512 --iters 20 --mask-rate 0.2] [--mode bf16|f32|both]
+//              [--batch 16 --seq-len 512 --iters 20 --mask-rate 0.2 --lora-rank 16] [--mode bf16|f32|both]
 //              [--save-model DIR] [--save-ids FILE] [--save-embeddings FILE] [--json FILE]
 // --save-model writes the random model in HF layout and --save-ids the batch (input_ids, attention_mask, and for
 // MNTP mntp_input_ids and labels), so that the peers run the same weights on the same ids; --save-embeddings the
@@ -13,6 +16,7 @@
 // carried headers.
 #include <bg2vec/backend/cuda/decoder.hpp>
 #include <bg2vec/io/safetensors.hpp>
+#include <bg2vec/nn/lora.hpp>
 #include <bg2vec/nn/model.hpp>
 
 #include <nlohmann/json.hpp>
@@ -34,7 +38,7 @@ struct Args {
   std::map<std::string, std::string> values = {
       {"layers", "12"}, {"hidden", "768"}, {"heads", "12"}, {"kv-heads", "4"}, {"ffn", "2048"}, {"vocab", "32000"},
       {"batch", "16"}, {"seq-len", "512"}, {"iters", "20"}, {"mode", "both"}, {"save-model", ""}, {"save-ids", ""},
-      {"bench", "encode,mntp"}, {"mask-rate", "0.2"},
+      {"bench", "encode,mntp"}, {"mask-rate", "0.2"}, {"lora-rank", "16"},
       {"save-embeddings", ""}, {"json", ""}};
   Args(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
@@ -81,11 +85,15 @@ nlohmann::json run_encode(const Model& model, const TokenBatch& batch, int iters
 // One step: zero_grad, forward + loss + backward, AdamW; the median of `iters` after two warm-ups. FLOPs for the
 // model FLOP utilisation: 6 x parameters without the embedding x tokens for the decoder, the lm_head's 6 V H per
 // prediction, and attention's 12 L T^2 d heads per sequence (forward 4, backward 8), as in PaLM's appendix.
+// With `lora`, the adapter trains alone (its dropout 0.05) and the FLOPs leave out the base weights' gradients
+// (2 of the 6 per parameter and token).
 template <class T>
-nlohmann::json run_mntp(const Model& model, const TokenBatch& batch, const std::vector<int32_t>& labels, int iters) {
+nlohmann::json run_mntp(const Model& model, const TokenBatch& batch, const std::vector<int32_t>& labels, int iters,
+                        const LoraAdapter* lora = nullptr) {
   size_t free_before = 0, total = 0;
   cu::check(cudaMemGetInfo(&free_before, &total), "reading the device memory");
-  cu::DeviceDecoder<T> gpu(model, /*trainable=*/true);
+  cu::DeviceDecoder<T> gpu(model, /*trainable=*/true, lora);
+  if (lora) gpu.set_lora_dropout(lora->config().dropout, 1);
   auto step = [&] {
     gpu.zero_grad();
     const double loss = gpu.template token_prediction<Bidirectional>(batch, labels);
@@ -109,9 +117,9 @@ nlohmann::json run_mntp(const Model& model, const TokenBatch& batch, const std::
   for (const int32_t y : labels) predictions += y != -100;
   const double median = seconds[seconds.size() / 2], tokens = double(batch.tokens());
   const double decoder_params = double(model.parameter_count()) - 2.0 * c.vocab_size * c.hidden_size;
-  const double flops = 6 * decoder_params * tokens + 6.0 * c.vocab_size * c.hidden_size * double(predictions) +
+  const double flops = (lora ? 4 : 6) * decoder_params * tokens + (lora ? 4.0 : 6.0) * c.vocab_size * c.hidden_size * double(predictions) +
                        12.0 * c.num_layers * double(batch.seq_len) * batch.seq_len * c.head_dim * c.num_heads * batch.batch;
-  return {{"bench", "mntp"},
+  return {{"bench", lora ? "lora-mntp" : "mntp"},
           {"mode", mode_name(std::is_same_v<T, cu::Bf16>)},
           {"median_s", median},
           {"best_s", seconds.front()},
@@ -198,6 +206,16 @@ int main(int argc, char** argv) try {
   if (a.has("bench", "mntp")) {
     if (bf16) out["runs"].push_back(run_mntp<cu::Bf16>(model, masked, labels, a.integer("iters")));
     if (f32) out["runs"].push_back(run_mntp<float>(model, masked, labels, a.integer("iters")));
+  }
+  if (a.has("bench", "lora-mntp")) {
+    LoraConfig lc;
+    lc.rank = a.integer("lora-rank");
+    lc.alpha = 2.0f * float(lc.rank);
+    lc.dropout = 0.05f;
+    LoraAdapter adapter(c, lc);
+    adapter.initialise(1);
+    if (bf16) out["runs"].push_back(run_mntp<cu::Bf16>(model, masked, labels, a.integer("iters"), &adapter));
+    if (f32) out["runs"].push_back(run_mntp<float>(model, masked, labels, a.integer("iters"), &adapter));
   }
   if (!a.text("save-embeddings").empty()) saved.save(a.text("save-embeddings"));
   std::cout << out.dump(2) << "\n";

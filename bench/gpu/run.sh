@@ -4,7 +4,8 @@
 # (bench/gpu/CMakeLists.txt, from the headers that .gpu-deps/ carries), runs the suites, then our encode and
 # MNTP-step benchmarks and the transformers peers on the same weights and ids, and writes under $OUT:
 #   NAME.log, NAME.status                         what each step printed; its exit status and seconds (77: skipped)
-#   bench_ours.json                               our figures (bench_cuda: encode and MNTP, bf16 and f32)
+#   bench_encode.json, bench_train.json           our figures (bench_cuda: encode in bf16 and f32; MNTP and
+#                                                 LoRA MNTP steps in bf16)
 #   encode_peer.json, mntp_peer.json              transformers' figures
 #   summary.json                                  the ratios, the agreement, the GPU, the wall times
 # Invocation (docs/performance.md, "GPU"): bash bench/gpu/prepare_deps.sh here once, then the device tool's
@@ -48,7 +49,7 @@ wants() { [[ ,$steps, == *,$1,* ]]; }
 
 if wants build; then
   step configure 30 cmake -S "$root/bench/gpu" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBG2VEC_DEPS="$root/.gpu-deps"
-  step build 150 cmake --build "$build" -j "$jobs"
+  step build 140 cmake --build "$build" -j "$jobs"
 fi
 
 if wants tests; then
@@ -59,9 +60,13 @@ fi
 
 if wants bench; then
   mkdir -p "$work"
-  step bench_ours 90 "$build/bench_cuda" --bench encode,mntp --batch 16 --seq-len 512 --iters 10 --mask-rate 0.2 --mode both \
+  # encode in both modes (the peer compares its float32 embeddings with ours); training in bf16 only (the float32
+  # mode is the tests')
+  step bench_encode 40 "$build/bench_cuda" --bench encode --batch 16 --seq-len 512 --iters 10 --mode both \
     --save-model "$work/mistral-124m" --save-ids "$work/ids.safetensors" --save-embeddings "$work/ours.safetensors" \
-    --json "$out/bench_ours.json"
+    --json "$out/bench_encode.json"
+  step bench_train 60 "$build/bench_cuda" --bench mntp,lora-mntp --batch 16 --seq-len 512 --iters 5 --mask-rate 0.2 \
+    --mode bf16 --json "$out/bench_train.json"
   step encode_peer 70 "$python" "$root/bench/gpu/peer_encode.py" --model "$work/mistral-124m" --ids "$work/ids.safetensors" \
     --ours "$work/ours.safetensors" --dtype bf16 float32 --iters 10 "${compile[@]}" --json "$out/encode_peer.json"
   step mntp_peer 60 "$python" "$root/bench/gpu/peer_mntp.py" --model "$work/mistral-124m" --ids "$work/ids.safetensors" \

@@ -29,13 +29,16 @@ def main():
         rc, seconds = open(status).read().split()
         steps[os.path.basename(status)[:-len(".status")]] = {"exit": int(rc), "seconds": int(seconds), "skipped": int(rc) == 77}
     summary = {"wall_s": a.wall, "steps": steps}
-    ours = load(os.path.join(a.out, "bench_ours.json"))
-    mine = {(r["bench"], r["mode"]): r for r in ours["runs"]} if ours else {}
-    if ours:
-        summary["shape"] = f"{ours['params_m']:.1f}M params, batch {ours['batch']} x {ours['seq_len']}"
+    mine = {}
+    for name in ("bench_encode.json", "bench_train.json"):
+        ours = load(os.path.join(a.out, name))
+        if ours:
+            mine.update({(r["bench"], r["mode"]): r for r in ours["runs"]})
+            summary["shape"] = f"{ours['params_m']:.1f}M params, batch {ours['batch']} x {ours['seq_len']}"
     for bench, peer_file, target in [("encode", "encode_peer.json", ("bf16", "eager", 1.5)),
-                                     ("mntp", "mntp_peer.json", ("bf16", "compile", 1.1))]:
-        peer = load(os.path.join(a.out, peer_file))
+                                     ("mntp", "mntp_peer.json", ("bf16", "compile", 1.1)),
+                                     ("lora-mntp", None, None)]:
+        peer = load(os.path.join(a.out, peer_file)) if peer_file else None
         entry = {}
         for (b, mode), r in mine.items():
             if b == bench:
