@@ -2,7 +2,8 @@
 // layer's hidden states, logits, pooled embeddings; both attention policies with key padding, the sliding
 // window of the causal one) against the CPU decoder and transformers' float64 references (tests/fixtures/hf);
 // the MNTP loss and the gradient of every parameter, and one AdamW step, against transformers' and torch's; the
-// LoRA adapter's MNTP gradients against PEFT's.
+// LoRA adapter's MNTP gradients against PEFT's; SimCSE's loss and gradients against transformers' and, with
+// attention and LoRA dropout, against the CPU decoder's.
 // In the float32 mode to float32 tolerance, in the bf16 mode to kBf16Tolerance. Without a GPU it exits with
 // CTest's skip code (kSkip, SKIP_RETURN_CODE in tests/cuda/CMakeLists.txt): a skip, not a pass.
 #define DOCTEST_CONFIG_IMPLEMENT
@@ -18,6 +19,7 @@
 #endif
 #include <bg2vec/nn/cross_entropy.hpp>
 #include <bg2vec/nn/decoder.hpp>
+#include <bg2vec/nn/info_nce.hpp>
 #include <bg2vec/nn/pooling.hpp>
 #include <doctest/doctest.h>
 
@@ -281,6 +283,65 @@ TEST_CASE("LoRA dropout on the device draws the CPU's masks: loss and adapter gr
     worst = std::max(worst, test::relative_error({grad.data() + t.offset, t.size()}, {cpu_grad.data() + t.offset, t.size()}));
   CHECK(worst < kF32Tolerance);
   MESSAGE("mistral-dev LoRA dropout 0.3: loss " << loss << " (CPU " << cpu_loss << "), worst relative gradient error " << worst);
+}
+
+TEST_CASE_TEMPLATE("SimCSE on the device: the loss and the gradient of every parameter match transformers", F, MistralDev, Gemma2Dev,
+                   Gemma3Dev) {
+  const auto& reference = test::hf_reference(F::name);
+  const Model model = load_model(test::fixture(std::string("hf/") + F::name));
+  cu::DeviceDecoder<float> gpu(model, true);
+  const double loss = gpu.simcse<Bidirectional, pool::Mean>(io::read_token_batch(reference), mntp_batch(reference), 0.05f, 0.0f);
+  CHECK(loss == doctest::Approx(reference.read_float32("simcse_grad_loss")[0]).epsilon(1e-5));
+  const std::vector<float> grad = gpu.gradients();
+  double worst = 0;
+  for (const auto& p : model.layout().tensors()) {
+    CAPTURE(p.name);
+    const double err = test::relative_error({grad.data() + p.offset, p.size()}, reference.read_float32("simcse_grad." + p.name));
+    CHECK(err < kHfGradTolerance);
+    worst = std::max(worst, err);
+  }
+  MESSAGE(std::string(F::name) << " simcse_grad on the device: loss " << loss << ", worst relative gradient error " << worst);
+}
+
+TEST_CASE("SimCSE with attention and LoRA dropout on the device: loss and adapter gradients as the CPU decoder's") {
+  const Model model = load_model(test::fixture("hf/gemma3-dev"));
+  const LoraAdapter adapter = peft::load_adapter(test::fixture("hf/gemma3-dev/lora"), model.config());
+  const TokenBatch batch = io::read_token_batch(test::hf_reference(Gemma3Dev::name));
+  const uint64_t seed = 5;
+  const float dropout = 0.3f, lora_dropout = 0.1f, tau = 0.05f;
+  // the CPU: train::SimCseWith<pool::Mean>'s computation, the same ids in both views
+  const Decoder<Bidirectional> cpu(model, &adapter);
+  Activations a(model.config(), batch.batch, batch.seq_len, ActivationMemory::AllLayers),
+      b(model.config(), batch.batch, batch.seq_len, ActivationMemory::AllLayers);
+  a.attention_dropout = {dropout, seed * 2 + 1};
+  b.attention_dropout = {dropout, seed * 2 + 2};
+  a.lora_dropout = {lora_dropout, seed * 2 + 1};
+  b.lora_dropout = {lora_dropout, seed * 2 + 2};
+  cpu.forward(batch, a);
+  cpu.forward(batch, b);
+  const Matrix pa = pool::pool_forward<pool::Mean>(a.hidden(), batch), pb = pool::pool_forward<pool::Mean>(b.hidden(), batch);
+  Matrix da = Matrix::Zero(pa.rows(), pa.cols()), db = Matrix::Zero(pb.rows(), pb.cols());
+  const double cpu_loss = layers::info_nce(pa, pb, tau, &da, &db);
+  Matrix dha = Matrix::Zero(a.hidden().rows(), a.hidden().cols()), dhb = dha;
+  pool::pool_backward<pool::Mean>(da, batch, dha);
+  pool::pool_backward<pool::Mean>(db, batch, dhb);
+  std::vector<float> cpu_grad(adapter.layout().total(), 0.0f);
+  LoraTensors g(model.config(), adapter.layout(), cpu_grad.data());
+  cpu.backward(batch, b, dhb, nullptr, &g);
+  cpu.backward(batch, a, dha, nullptr, &g);
+
+  cu::DeviceDecoder<float> gpu(model, true, &adapter);
+  gpu.set_lora_dropout(lora_dropout, 0);
+  const double loss = gpu.simcse<Bidirectional, pool::Mean>(batch, batch, tau, dropout, seed);
+  CHECK(loss == doctest::Approx(cpu_loss).epsilon(1e-5));
+  CHECK(relative_error(pa, pb) > 1e-3);   // the dropout made the views differ
+  const std::vector<float> grad = gpu.gradients();
+  double worst = 0;
+  for (const auto& t : adapter.layout().tensors())
+    worst = std::max(worst, test::relative_error({grad.data() + t.offset, t.size()}, {cpu_grad.data() + t.offset, t.size()}));
+  CHECK(worst < kF32Tolerance);
+  MESSAGE("gemma3-dev SimCSE with dropout 0.3, LoRA dropout 0.1: loss " << loss << " (CPU " << cpu_loss
+                                                                        << "), worst relative adapter gradient error " << worst);
 }
 
 TEST_CASE_TEMPLATE("one AdamW step on the device from the MNTP gradients matches torch.optim.AdamW", F, MistralDev, Gemma2Dev,

@@ -82,6 +82,12 @@ void launch_pool_forward(const float* hidden, const float* weights, int batch, i
     for (int col = 0; col < n; ++col) pooled[size_t(b) * n + col] = pool_column(hidden, weights, b, seq_len, n, col);
 }
 
+void launch_pool_backward(const float* weights, const float* d_pooled, int batch, int seq_len, int n, float* d_hidden, cudaStream_t) {
+  for (int b = 0; b < batch; ++b)
+    for (int t = 0; t < seq_len; ++t)
+      for (int col = 0; col < n; ++col) pool_backward_element(weights, d_pooled, b, t, seq_len, n, col, d_hidden);
+}
+
 void launch_softcap(float* x, size_t count, float cap, cudaStream_t) {
   for (size_t i = 0; i < count; ++i) x[i] = softcap(x[i], cap);
 }

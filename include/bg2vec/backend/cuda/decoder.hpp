@@ -4,8 +4,9 @@
 // activation -> down (+ post-norm) -> residual] -> final RMSNorm, each projection with its LoRA update where an
 // adapter targets it; the forward pass for inference (encode with pooling, logits), and for training (full
 // fine-tuning, or the adapter alone with the base frozen) the forward that keeps every layer's activations, the
-// backward pass, token-prediction losses (MNTP, NTP) through the lm_head in chunks of rows, and AdamW over the
-// whole flat buffer of what trains in one kernel. Products through cuBLASLt (gemm.hpp), the rest
+// backward pass, token-prediction losses (MNTP, NTP) through the lm_head in chunks of rows, unsupervised SimCSE
+// (two views with attention dropout, pooling, InfoNCE), and AdamW over the whole flat buffer of what trains in
+// one kernel. Products through cuBLASLt (gemm.hpp), the rest
 // through the kernels of kernels.hpp. Host code (the ordinary compiler builds it; link bg2vec::cuda).
 //
 // T is the storage type of the weights and of the activations that feed products: float (the float32 mode,
@@ -16,8 +17,9 @@
 // The parameters keep the flat layouts of bg2vec::Model (nn/parameters.hpp) and LoraAdapter (nn/lora.hpp): a
 // tensor is at the same offset on the device as on the host, for weights, gradients and moments alike.
 //
-// Not here yet (issue #16): SimCSE, attention dropout in training, activation checkpointing, a tensor-core
-// attention (the attention is a warp per query row, math/attention.hpp), fused LoRA products, CUDA graphs.
+// Not here yet (issue #16): InfoNCE on the device (it runs on the host, on the pooled [B, H]), activation
+// checkpointing, a tensor-core attention (the attention is a warp per query row, math/attention.hpp), fused LoRA
+// products, CUDA graphs.
 #include <bg2vec/backend/cuda/gemm.hpp>
 #include <bg2vec/backend/cuda/kernels.hpp>
 #include <bg2vec/backend/cuda/math/embedding.hpp>
@@ -26,6 +28,7 @@
 #include <bg2vec/nn/attention_policy.hpp>
 #include <bg2vec/nn/dropout.hpp>
 #include <bg2vec/nn/embedding.hpp>
+#include <bg2vec/nn/info_nce.hpp>
 #include <bg2vec/nn/lora.hpp>
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/nn/pooling.hpp>
@@ -154,13 +157,14 @@ class DeviceDecoder {
 
   const io::ModelConfig& config() const { return config_; }
   size_t parameter_bytes() const { return params_.used(); }
-  size_t activation_bytes() const { return acts_.used(); }
+  size_t activation_bytes() const { return passes_[0].arena.used() + passes_[1].arena.used(); }
 
   // Inference: runs the stack on `batch` (one layer's buffers, reused); afterwards hidden() holds the final
   // hidden states. `layer_outputs`, when given, receives the residual stream after the embedding and after each
   // layer, then the final hidden states (as Decoder::forward's).
   template <AttentionPolicy P>
   void forward(const TokenBatch& batch, std::vector<Matrix>* layer_outputs = nullptr) {
+    p_ = &passes_[0];
     run_forward<P>(batch, false, layer_outputs);
   }
 
@@ -169,20 +173,20 @@ class DeviceDecoder {
   Matrix embed(const TokenBatch& batch) {
     const Matrix weights = pool::pooling_weights<Pool>(batch);
     forward<P>(batch);
-    upload(s_.pool_weights, weights.data(), size_t(weights.size()), stream_);
-    launch_pool_forward(s_.hidden, s_.pool_weights, batch.batch, batch.seq_len, config_.hidden_size, s_.pooled, stream_);
-    return download_matrix(s_.pooled, batch.batch, config_.hidden_size);
+    upload(p_->s.pool_weights, weights.data(), size_t(weights.size()), stream_);
+    launch_pool_forward(p_->s.hidden, p_->s.pool_weights, batch.batch, batch.seq_len, config_.hidden_size, p_->s.pooled, stream_);
+    return download_matrix(p_->s.pooled, batch.batch, config_.hidden_size);
   }
 
   // The final hidden states of the last forward, [B*T, H].
-  Matrix hidden() { return download_matrix(s_.hidden, rows_, config_.hidden_size); }
+  Matrix hidden() { return download_matrix(p_->s.hidden, p_->rows, config_.hidden_size); }
 
   // logits [B*T, V] = softcap(hidden lm_head^T) of the last forward (products in T, float32 out).
   Matrix logits() {
-    const int N = rows_, H = config_.hidden_size, V = config_.vocab_size;
+    const int N = p_->rows, H = config_.hidden_size, V = config_.vocab_size;
     DeviceArena out(DeviceArena::footprint<float>(size_t(N) * V) + DeviceArena::footprint<T>(size_t(N) * H));
     float* logits = out.take<float>(size_t(N) * V);
-    const T* h = as_t(s_.hidden, size_t(N) * H, out.take<T>(size_t(N) * H));
+    const T* h = as_t(p_->s.hidden, size_t(N) * H, out.take<T>(size_t(N) * H));
     gemm_->linear(N, V, H, h, dtype_of<T>(), w_ + lm_head_, dtype_of<T>(), logits, Dtype::F32, 0.0f, stream_);
     if (const auto cap = config_.final_logit_softcapping) launch_softcap(logits, size_t(N) * V, float(*cap), stream_);
     return download_matrix(logits, N, V);
@@ -207,12 +211,50 @@ class DeviceDecoder {
         targets.push_back(y);
       }
     if (rows.empty()) fail("token prediction: the batch has no position to predict");
+    p_ = &passes_[0];
+    p_->attention_dropout = {};
+    p_->lora_dropout = lora_dropout_;
     run_forward<P>(batch, true, nullptr);
     const int N = batch.tokens(), H = config_.hidden_size;
-    check(cudaMemsetAsync(s_.d_hidden, 0, size_t(N) * H * sizeof(float), stream_), "clearing d_hidden");
+    check(cudaMemsetAsync(p_->s.d_hidden, 0, size_t(N) * H * sizeof(float), stream_), "clearing d_hidden");
     const double loss = lm_head_cross_entropy(rows, targets, 1.0f / float(rows.size()));
     run_backward<P>(batch);
     return loss / double(rows.size());
+  }
+
+  // Training: unsupervised SimCSE (train::SimCseWith<Pool>'s step): views a and b (b = a for the same ids under
+  // another dropout mask) through the decoder with attention-probability dropout `dropout` (seeds 2 seed + 1 and
+  // 2 seed + 2, as the CPU's), pooled, InfoNCE over cos / temperature with target j = i; adds the gradients into
+  // the gradient buffer and returns the loss. InfoNCE itself runs on the host (layers::info_nce): its inputs
+  // are the [B, H] embeddings, small next to a step's work.
+  template <AttentionPolicy P, pool::Pooling Pool>
+  double simcse(const TokenBatch& a, const TokenBatch& b, float temperature, float dropout, uint64_t seed = 0) {
+    require(trainable_, "simcse needs a DeviceDecoder made trainable");
+    const TokenBatch* views[2] = {&a, &b};
+    Matrix pooled[2], weights[2];
+    for (int v = 0; v < 2; ++v) {
+      p_ = &passes_[v];
+      p_->attention_dropout = {dropout, seed * 2 + 1 + uint64_t(v)};
+      p_->lora_dropout = {lora_dropout_.p, seed * 2 + 1 + uint64_t(v)};
+      weights[v] = pool::pooling_weights<Pool>(*views[v]);
+      run_forward<P>(*views[v], true, nullptr);
+      upload(p_->s.pool_weights, weights[v].data(), size_t(weights[v].size()), stream_);
+      launch_pool_forward(p_->s.hidden, p_->s.pool_weights, views[v]->batch, views[v]->seq_len, config_.hidden_size, p_->s.pooled,
+                          stream_);
+      pooled[v] = download_matrix(p_->s.pooled, views[v]->batch, config_.hidden_size);
+    }
+    Matrix d_pooled[2] = {Matrix::Zero(pooled[0].rows(), pooled[0].cols()), Matrix::Zero(pooled[1].rows(), pooled[1].cols())};
+    const double loss = layers::info_nce(pooled[0], pooled[1], temperature, &d_pooled[0], &d_pooled[1]);
+    for (int v : {1, 0}) {                     // the CPU's order: view b's backward, then a's
+      p_ = &passes_[v];
+      const TokenBatch& t = *views[v];
+      float* dp = p_->s.pooled;                // the pooled embeddings are read back already: their buffer takes dpooled
+      upload(dp, d_pooled[v].data(), size_t(d_pooled[v].size()), stream_);
+      check(cudaMemsetAsync(p_->s.d_hidden, 0, size_t(t.tokens()) * config_.hidden_size * sizeof(float), stream_), "clearing d_hidden");
+      launch_pool_backward(p_->s.pool_weights, dp, t.batch, t.seq_len, config_.hidden_size, p_->s.d_hidden, stream_);
+      run_backward<P>(t);
+    }
+    return loss;
   }
 
   void zero_grad() { check(cudaMemsetAsync(grad_, 0, train_count_ * sizeof(float), stream_), "clearing the gradients"); }
@@ -275,6 +317,16 @@ class DeviceDecoder {
     float *du = nullptr, *dxd = nullptr;
     T* du_t = nullptr;
   };
+  // One pass: its arena and what was carved from it, and the dropout masks it draws.
+  struct Pass {
+    DeviceArena arena;
+    std::vector<LayerActs> acts;
+    Shared s;
+    std::vector<T*> lora_u;            // u = dropout(x) A^T of each adapted projection
+    float* x_out = nullptr;
+    int rows = 0;
+    Dropout attention_dropout, lora_dropout;
+  };
 
   // A LoRA pair's offsets in the adapter's flat buffers (rank 0: the projection has none).
   struct LoraPair {
@@ -323,7 +375,7 @@ class DeviceDecoder {
     const int sets = training ? c.num_layers : 1;
     detail::Carver carve;
     for (int pass = 0; pass < 2; ++pass) {
-      Shared& s = s_;
+      Shared& s = p_->s;
       s.ids = carve.take<int32_t>(N);
       s.key_real = carve.take<uint8_t>(N);
       s.hidden = carve.take<float>(N * H);
@@ -337,9 +389,9 @@ class DeviceDecoder {
       // the residual stream: one buffer for inference, the input of every layer and the last output for training
       std::vector<float*> residual;
       for (int l = 0; l <= (training ? c.num_layers : 0); ++l) residual.push_back(carve.take<float>(N * H));
-      acts_of_.assign(size_t(sets), {});
+      p_->acts.assign(size_t(sets), {});
       for (int l = 0; l < sets; ++l) {
-        LayerActs& a = acts_of_[size_t(l)];
+        LayerActs& a = p_->acts[size_t(l)];
         a.x_in = residual[size_t(l)];
         a.x_mid = training ? carve.take<float>(N * H) : a.x_in;
         a.out = training ? residual[size_t(l) + 1] : a.x_in;
@@ -372,10 +424,10 @@ class DeviceDecoder {
       const size_t widest = std::max({H, F, qd});
       int rank = 0;
       for (const LoraPair& p : lora_pairs_) rank = std::max(rank, p.rank);
-      lora_u_.assign(lora_pairs_.size(), nullptr);
+      p_->lora_u.assign(lora_pairs_.size(), nullptr);
       T* shared_u = rank > 0 && !training ? carve.take<T>(N * size_t(rank)) : nullptr;
       for (size_t i = 0; i < lora_pairs_.size(); ++i)
-        if (lora_pairs_[i].rank > 0) lora_u_[i] = training ? carve.take<T>(N * size_t(lora_pairs_[i].rank)) : shared_u;
+        if (lora_pairs_[i].rank > 0) p_->lora_u[i] = training ? carve.take<T>(N * size_t(lora_pairs_[i].rank)) : shared_u;
       s.xd = rank > 0 ? carve.take<T>(N * widest) : nullptr;
       if (training && rank > 0) {
         s.du = carve.take<float>(N * size_t(rank));
@@ -391,29 +443,29 @@ class DeviceDecoder {
         s.scratch = carve.take<T>(N * std::max({H, F, qd}));
       }
       if (pass == 0) {
-        if (carve.bytes > acts_.capacity()) acts_ = DeviceArena(carve.bytes);
-        acts_.reset();
-        carve = {&acts_, 0};
+        if (carve.bytes > p_->arena.capacity()) p_->arena = DeviceArena(carve.bytes);
+        p_->arena.reset();
+        carve = {&p_->arena, 0};
       }
     }
-    rows_ = int(N);
-    upload(s_.ids, batch.ids.data(), N, stream_);
-    upload(s_.key_real, batch.mask.data(), N, stream_);
+    p_->rows = int(N);
+    upload(p_->s.ids, batch.ids.data(), N, stream_);
+    upload(p_->s.key_real, batch.mask.data(), N, stream_);
     const layers::RopeTable rope(batch.seq_len, c.head_dim, c.rope_theta);
-    upload(s_.cos, rope.cos.data(), T_ * half, stream_);
-    upload(s_.sin, rope.sin.data(), T_ * half, stream_);
+    upload(p_->s.cos, rope.cos.data(), T_ * half, stream_);
+    upload(p_->s.sin, rope.sin.data(), T_ * half, stream_);
     if (local) {
       const layers::RopeTable local_rope(batch.seq_len, c.head_dim, *c.rope_local_theta);
-      upload(s_.local_cos, local_rope.cos.data(), T_ * half, stream_);
-      upload(s_.local_sin, local_rope.sin.data(), T_ * half, stream_);
+      upload(p_->s.local_cos, local_rope.cos.data(), T_ * half, stream_);
+      upload(p_->s.local_sin, local_rope.sin.data(), T_ * half, stream_);
       check(cudaStreamSynchronize(stream_), "uploading the rotary tables");   // the host tables die here
     }
     check(cudaStreamSynchronize(stream_), "uploading the batch");
   }
 
-  const float* cos_of(int l) const { return local_layer(l) ? s_.local_cos : s_.cos; }
-  const float* sin_of(int l) const { return local_layer(l) ? s_.local_sin : s_.sin; }
-  bool local_layer(int l) const { return s_.local_cos && config_.rope_theta_of_layer(l) != config_.rope_theta; }
+  const float* cos_of(int l) const { return local_layer(l) ? p_->s.local_cos : p_->s.cos; }
+  const float* sin_of(int l) const { return local_layer(l) ? p_->s.local_sin : p_->s.sin; }
+  bool local_layer(int l) const { return p_->s.local_cos && config_.rope_theta_of_layer(l) != config_.rope_theta; }
   AttentionGeometry geometry(const TokenBatch& batch) const {
     const auto& c = config_;
     const auto cap = c.attn_logit_softcapping;
@@ -428,12 +480,12 @@ class DeviceDecoder {
     const int N = batch.tokens(), H = c.hidden_size, F = c.intermediate_size, d = c.head_dim;
     const float eps = float(c.rms_norm_eps), offset = c.norm_weight_offset();
     constexpr Dtype t = dtype_of<T>();
-    launch_embedding_gather(s_.ids, W(embed_), c.embedding_scale(), N, H, acts_of_[0].x_in, stream_);
-    if (layer_outputs) layer_outputs->push_back(download_matrix(acts_of_[0].x_in, N, H));
+    launch_embedding_gather(p_->s.ids, W(embed_), c.embedding_scale(), N, H, p_->acts[0].x_in, stream_);
+    if (layer_outputs) layer_outputs->push_back(download_matrix(p_->acts[0].x_in, N, H));
     const AttentionGeometry g = geometry(batch);
     for (int l = 0; l < c.num_layers; ++l) {
       const Layer& w = layers_[size_t(l)];
-      const LayerActs& a = acts_of_[training ? size_t(l) : 0];
+      const LayerActs& a = p_->acts[training ? size_t(l) : 0];
       launch_rmsnorm(a.x_in, W(w.attn_norm), offset, eps, N, H, a.xn_attn, a.rstd_attn, stream_);
       if (c.qk_norms()) {                                    // Gemma-3: q, k = norm(x W^T) per head
         project(l, kQ, N, c.q_dim(), H, a.xn_attn, w.q, a.q_proj, t, 0.0f, training);
@@ -447,8 +499,8 @@ class DeviceDecoder {
       project(l, kV, N, c.kv_dim(), H, a.xn_attn, w.v, a.v, t, 0.0f, training);
       launch_rope(a.q, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), +1, stream_);
       launch_rope(a.k, N, batch.seq_len, c.num_kv_heads, d, cos_of(l), sin_of(l), +1, stream_);
-      launch_attention_forward(a.q, a.k, a.v, s_.key_real, batch.batch, g, device_mask<P>(c.window_of_layer(l)), DeviceDropout{},
-                               a.att, a.lse, stream_);
+      launch_attention_forward(a.q, a.k, a.v, p_->s.key_real, batch.batch, g, device_mask<P>(c.window_of_layer(l)),
+                               attention_dropout(l, training), a.att, a.lse, stream_);
       residual_branch(l, kO, N, H, c.q_dim(), a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, a.x_in, a.x_mid, training);
 
       launch_rmsnorm(a.x_mid, W(w.mlp_norm), offset, eps, N, H, a.xn_mlp, a.rstd_mlp, stream_);
@@ -458,19 +510,25 @@ class DeviceDecoder {
       residual_branch(l, kDown, N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, a.x_mid, a.out, training);
       if (layer_outputs) layer_outputs->push_back(download_matrix(a.out, N, H));
     }
-    x_out_ = acts_of_[training ? size_t(c.num_layers - 1) : 0].out;
-    launch_rmsnorm(x_out_, W(final_norm_), offset, eps, N, H, s_.hidden, s_.rstd_final, stream_);
-    if (layer_outputs) layer_outputs->push_back(download_matrix(s_.hidden, N, H));
+    p_->x_out = p_->acts[training ? size_t(c.num_layers - 1) : 0].out;
+    launch_rmsnorm(p_->x_out, W(final_norm_), offset, eps, N, H, p_->s.hidden, p_->s.rstd_final, stream_);
+    if (layer_outputs) layer_outputs->push_back(download_matrix(p_->s.hidden, N, H));
   }
 
   GateKind gate_kind() const {
     return config_.activation() == io::Activation::GeluTanh ? GateKind::GeluTanh : GateKind::Silu;
   }
 
-  // LoRA's dropout of projection (l, module) in training; none otherwise.
+  // The pass's attention dropout of layer l in training; none otherwise.
+  DeviceDropout attention_dropout(int l, bool training) const {
+    const Dropout& d = p_->attention_dropout;
+    return training && d.active() ? DeviceDropout::of(d.p, d.seed, attention_stream(l)) : DeviceDropout{};
+  }
+
+  // The pass's LoRA dropout of projection (l, module) in training; none otherwise.
   DeviceDropout lora_dropout(int l, int module, bool training) const {
-    return training && lora_dropout_.active() ? DeviceDropout::of(lora_dropout_.p, lora_dropout_.seed, lora_stream(l, module))
-                                              : DeviceDropout{};
+    const Dropout& d = p_->lora_dropout;
+    return training && d.active() ? DeviceDropout::of(d.p, d.seed, lora_stream(l, module)) : DeviceDropout{};
   }
 
   // y [N, out] (type y_type) = x W^T (+ beta y), plus the adapter's s dropout(x) A^T B^T where it targets (l, module).
@@ -483,10 +541,10 @@ class DeviceDecoder {
     const DeviceDropout drop = lora_dropout(l, module, training);
     const T* xin = x;
     if (drop.active()) {
-      launch_dropout(x, s_.xd, size_t(N) * in, drop, stream_);
-      xin = s_.xd;
+      launch_dropout(x, p_->s.xd, size_t(N) * in, drop, stream_);
+      xin = p_->s.xd;
     }
-    T* u = lora_u_[size_t(l) * kLoraModules + module];
+    T* u = p_->lora_u[size_t(l) * kLoraModules + module];
     gemm_->linear(N, p.rank, in, xin, t, lora_w_ + p.A, t, u, t, 0.0f, stream_);
     (*gemm_)(N, out, p.rank, {u, t, false, p.rank}, {lora_w_ + p.B, t, true, p.rank}, y, y_type, out, lora_scaling_, 1.0f, stream_);
   }
@@ -511,7 +569,7 @@ class DeviceDecoder {
   void project_backward(int l, int module, int N, int out, int in_dim, const float* dy, const T* in, size_t weight, float* d_in,
                         bool accumulate) {
     constexpr Dtype t = dtype_of<T>();
-    const T* dy_t = as_t(dy, size_t(N) * out, s_.scratch);
+    const T* dy_t = as_t(dy, size_t(N) * out, p_->s.scratch);
     (*gemm_)(N, in_dim, out, {dy_t, t, false, out}, {W(weight), t, false, in_dim}, d_in, Dtype::F32, in_dim, 1.0f,
              accumulate ? 1.0f : 0.0f, stream_);
     if (float* dw = G(weight))
@@ -519,16 +577,16 @@ class DeviceDecoder {
     const LoraPair& p = pair(l, module);
     if (p.rank == 0) return;
     const int r = p.rank;
-    const T* u = lora_u_[size_t(l) * kLoraModules + module];
+    const T* u = p_->lora_u[size_t(l) * kLoraModules + module];
     if (float* dB = lora_grad(p.B))
       (*gemm_)(out, r, N, {dy_t, t, true, out}, {u, t, false, r}, dB, Dtype::F32, r, lora_scaling_, 1.0f, stream_);
-    (*gemm_)(N, r, out, {dy_t, t, false, out}, {lora_w_ + p.B, t, false, r}, s_.du, Dtype::F32, r, lora_scaling_, 0.0f, stream_);
-    const T* du = as_t(s_.du, size_t(N) * r, s_.du_t);
+    (*gemm_)(N, r, out, {dy_t, t, false, out}, {lora_w_ + p.B, t, false, r}, p_->s.du, Dtype::F32, r, lora_scaling_, 0.0f, stream_);
+    const T* du = as_t(p_->s.du, size_t(N) * r, p_->s.du_t);
     const DeviceDropout drop = lora_dropout(l, module, true);
     const T* xin = in;
     if (drop.active()) {
-      launch_dropout(in, s_.xd, size_t(N) * in_dim, drop, stream_);
-      xin = s_.xd;
+      launch_dropout(in, p_->s.xd, size_t(N) * in_dim, drop, stream_);
+      xin = p_->s.xd;
     }
     if (float* dA = lora_grad(p.A))
       (*gemm_)(r, in_dim, N, {du, t, true, r}, {xin, t, false, in_dim}, dA, Dtype::F32, in_dim, 1.0f, 1.0f, stream_);
@@ -536,20 +594,20 @@ class DeviceDecoder {
       (*gemm_)(N, in_dim, r, {du, t, false, r}, {lora_w_ + p.A, t, false, in_dim}, d_in, Dtype::F32, in_dim, 1.0f, 1.0f, stream_);
       return;
     }
-    (*gemm_)(N, in_dim, r, {du, t, false, r}, {lora_w_ + p.A, t, false, in_dim}, s_.dxd, Dtype::F32, in_dim, 1.0f, 0.0f, stream_);
-    launch_add_dropped(s_.dxd, d_in, size_t(N) * in_dim, drop, stream_);
+    (*gemm_)(N, in_dim, r, {du, t, false, r}, {lora_w_ + p.A, t, false, in_dim}, p_->s.dxd, Dtype::F32, in_dim, 1.0f, 0.0f, stream_);
+    launch_add_dropped(p_->s.dxd, d_in, size_t(N) * in_dim, drop, stream_);
   }
 
   // The backward of residual_branch: dx (the gradient of out) passes to the residual unchanged; the branch's
   // gradient goes through the post-norm, if any, and the projection into d_in.
   void residual_branch_backward(int l, int module, int N, int H, int K, const T* in, size_t weight, size_t post_norm,
                                 const float* branch, const float* rstd, float* d_in) {
-    const float* dy = s_.dx;
+    const float* dy = p_->s.dx;
     if (post_norm != kNone) {
-      check(cudaMemsetAsync(s_.d_branch, 0, size_t(N) * H * sizeof(float), stream_), "clearing a gradient");
-      launch_rmsnorm_backward(branch, W(post_norm), config_.norm_weight_offset(), rstd, s_.dx, N, H, s_.d_branch, G(post_norm),
+      check(cudaMemsetAsync(p_->s.d_branch, 0, size_t(N) * H * sizeof(float), stream_), "clearing a gradient");
+      launch_rmsnorm_backward(branch, W(post_norm), config_.norm_weight_offset(), rstd, p_->s.dx, N, H, p_->s.d_branch, G(post_norm),
                               stream_);
-      dy = s_.d_branch;
+      dy = p_->s.d_branch;
     }
     project_backward(l, module, N, H, K, dy, in, weight, d_in, false);
   }
@@ -560,40 +618,41 @@ class DeviceDecoder {
     const int N = batch.tokens(), H = c.hidden_size, F = c.intermediate_size, d = c.head_dim;
     const int qd = c.q_dim(), kvd = c.kv_dim();
     const float offset = c.norm_weight_offset();
-    check(cudaMemsetAsync(s_.dx, 0, size_t(N) * H * sizeof(float), stream_), "clearing a gradient");
-    launch_rmsnorm_backward(x_out_, W(final_norm_), offset, s_.rstd_final, s_.d_hidden, N, H, s_.dx, G(final_norm_), stream_);
+    check(cudaMemsetAsync(p_->s.dx, 0, size_t(N) * H * sizeof(float), stream_), "clearing a gradient");
+    launch_rmsnorm_backward(p_->x_out, W(final_norm_), offset, p_->s.rstd_final, p_->s.d_hidden, N, H, p_->s.dx, G(final_norm_), stream_);
     const AttentionGeometry g = geometry(batch);
     for (int l = c.num_layers - 1; l >= 0; --l) {
       const Layer& w = layers_[size_t(l)];
-      const LayerActs& a = acts_of_[size_t(l)];
+      const LayerActs& a = p_->acts[size_t(l)];
       // out = x_mid + [post-norm](down(act))
-      residual_branch_backward(l, kDown, N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, s_.d_act);
-      launch_gated_backward(gate_kind(), a.gate, a.up, s_.d_act, s_.d_gate, s_.d_up, size_t(N) * F, stream_);
-      project_backward(l, kGate, N, F, H, s_.d_gate, a.xn_mlp, w.gate, s_.d_xn, false);
-      project_backward(l, kUp, N, F, H, s_.d_up, a.xn_mlp, w.up, s_.d_xn, true);
-      launch_rmsnorm_backward(a.x_mid, W(w.mlp_norm), offset, a.rstd_mlp, s_.d_xn, N, H, s_.dx, G(w.mlp_norm), stream_);
+      residual_branch_backward(l, kDown, N, H, F, a.act, w.down, w.mlp_out_norm, a.mlp_out, a.rstd_mlp_out, p_->s.d_act);
+      launch_gated_backward(gate_kind(), a.gate, a.up, p_->s.d_act, p_->s.d_gate, p_->s.d_up, size_t(N) * F, stream_);
+      project_backward(l, kGate, N, F, H, p_->s.d_gate, a.xn_mlp, w.gate, p_->s.d_xn, false);
+      project_backward(l, kUp, N, F, H, p_->s.d_up, a.xn_mlp, w.up, p_->s.d_xn, true);
+      launch_rmsnorm_backward(a.x_mid, W(w.mlp_norm), offset, a.rstd_mlp, p_->s.d_xn, N, H, p_->s.dx, G(w.mlp_norm), stream_);
 
       // x_mid = x_in + [post-norm](o(attention(rope([norm](q(xn))), rope([norm](k(xn))), v(xn))))
-      residual_branch_backward(l, kO, N, H, qd, a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, s_.d_att);
-      launch_attention_backward(a.q, a.k, a.v, s_.d_att, a.lse, s_.delta, s_.key_real, batch.batch, g,
-                                device_mask<P>(c.window_of_layer(l)), DeviceDropout{}, s_.dq, s_.dk, s_.dv, stream_);
-      launch_rope(s_.dq, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), -1, stream_);
-      launch_rope(s_.dk, N, batch.seq_len, c.num_kv_heads, d, cos_of(l), sin_of(l), -1, stream_);
-      const float* dq = s_.dq;
-      const float* dk = s_.dk;
-      if (c.qk_norms()) {                                    // Gemma-3: through the per-head norms
-        check(cudaMemsetAsync(s_.dq_proj, 0, size_t(N) * qd * sizeof(float), stream_), "clearing a gradient");
-        check(cudaMemsetAsync(s_.dk_proj, 0, size_t(N) * kvd * sizeof(float), stream_), "clearing a gradient");
-        launch_rmsnorm_backward(a.q_proj, W(w.q_norm), offset, a.rstd_q, s_.dq, N * c.num_heads, d, s_.dq_proj, G(w.q_norm), stream_);
-        launch_rmsnorm_backward(a.k_proj, W(w.k_norm), offset, a.rstd_k, s_.dk, N * c.num_kv_heads, d, s_.dk_proj, G(w.k_norm),
+      residual_branch_backward(l, kO, N, H, qd, a.att, w.o, w.attn_out_norm, a.attn_out, a.rstd_attn_out, p_->s.d_att);
+      launch_attention_backward(a.q, a.k, a.v, p_->s.d_att, a.lse, p_->s.delta, p_->s.key_real, batch.batch, g,
+                                device_mask<P>(c.window_of_layer(l)), attention_dropout(l, true), p_->s.dq, p_->s.dk, p_->s.dv,
                                 stream_);
-        dq = s_.dq_proj;
-        dk = s_.dk_proj;
+      launch_rope(p_->s.dq, N, batch.seq_len, c.num_heads, d, cos_of(l), sin_of(l), -1, stream_);
+      launch_rope(p_->s.dk, N, batch.seq_len, c.num_kv_heads, d, cos_of(l), sin_of(l), -1, stream_);
+      const float* dq = p_->s.dq;
+      const float* dk = p_->s.dk;
+      if (c.qk_norms()) {                                    // Gemma-3: through the per-head norms
+        check(cudaMemsetAsync(p_->s.dq_proj, 0, size_t(N) * qd * sizeof(float), stream_), "clearing a gradient");
+        check(cudaMemsetAsync(p_->s.dk_proj, 0, size_t(N) * kvd * sizeof(float), stream_), "clearing a gradient");
+        launch_rmsnorm_backward(a.q_proj, W(w.q_norm), offset, a.rstd_q, p_->s.dq, N * c.num_heads, d, p_->s.dq_proj, G(w.q_norm), stream_);
+        launch_rmsnorm_backward(a.k_proj, W(w.k_norm), offset, a.rstd_k, p_->s.dk, N * c.num_kv_heads, d, p_->s.dk_proj, G(w.k_norm),
+                                stream_);
+        dq = p_->s.dq_proj;
+        dk = p_->s.dk_proj;
       }
-      project_backward(l, kQ, N, qd, H, dq, a.xn_attn, w.q, s_.d_xn, false);
-      project_backward(l, kK, N, kvd, H, dk, a.xn_attn, w.k, s_.d_xn, true);
-      project_backward(l, kV, N, kvd, H, s_.dv, a.xn_attn, w.v, s_.d_xn, true);
-      launch_rmsnorm_backward(a.x_in, W(w.attn_norm), offset, a.rstd_attn, s_.d_xn, N, H, s_.dx, G(w.attn_norm), stream_);
+      project_backward(l, kQ, N, qd, H, dq, a.xn_attn, w.q, p_->s.d_xn, false);
+      project_backward(l, kK, N, kvd, H, dk, a.xn_attn, w.k, p_->s.d_xn, true);
+      project_backward(l, kV, N, kvd, H, p_->s.dv, a.xn_attn, w.v, p_->s.d_xn, true);
+      launch_rmsnorm_backward(a.x_in, W(w.attn_norm), offset, a.rstd_attn, p_->s.d_xn, N, H, p_->s.dx, G(w.attn_norm), stream_);
     }
     if (!train_base_) {
       check(cudaStreamSynchronize(stream_), "the backward pass");
@@ -609,13 +668,13 @@ class DeviceDecoder {
     upload(ids, p.ids.data(), p.ids.size(), stream_);
     upload(offsets, p.offsets.data(), p.offsets.size(), stream_);
     upload(positions, p.positions.data(), p.positions.size(), stream_);
-    launch_embedding_scatter(ids, offsets, positions, int(p.ids.size()), s_.dx, c.embedding_scale(), H, G(embed_), stream_);
+    launch_embedding_scatter(ids, offsets, positions, int(p.ids.size()), p_->s.dx, c.embedding_scale(), H, G(embed_), stream_);
     check(cudaStreamSynchronize(stream_), "the backward pass");   // `p` and `csr` die here
   }
 
   // Summed cross-entropy of the predictions (hidden row rows[i] predicts targets[i]) through the lm_head, in
   // chunks of rows whose [rows, vocab] float32 logits take at most kLogitsBytes; with the gradient (times scale)
-  // into s_.d_hidden and the lm_head's gradient.
+  // into p_->s.d_hidden and the lm_head's gradient.
   static constexpr size_t kLogitsBytes = size_t(256) << 20;
   double lm_head_cross_entropy(const std::vector<int64_t>& rows, const std::vector<int32_t>& targets, float scale) {
     const auto& c = config_;
@@ -638,12 +697,12 @@ class DeviceDecoder {
     const float cap = c.final_logit_softcapping ? float(*c.final_logit_softcapping) : 0.0f;
     for (int r0 = 0; r0 < M; r0 += chunk) {
       const int R = std::min(chunk, M - r0);
-      launch_gather_rows(s_.hidden, d_rows + r0, R, H, h, stream_);
+      launch_gather_rows(p_->s.hidden, d_rows + r0, R, H, h, stream_);
       gemm_->linear(R, V, H, h, t, W(lm_head_), t, logits, Dtype::F32, 0.0f, stream_);
       launch_cross_entropy(logits, d_targets + r0, R, V, cap, scale, loss + r0, stream_);   // logits -> dZ
       const T* dz = as_t(logits, size_t(R) * V, logits_t);
       (*gemm_)(R, H, V, {dz, t, false, V}, {W(lm_head_), t, false, H}, dh, Dtype::F32, H, 1.0f, 0.0f, stream_);
-      launch_scatter_add_rows(dh, d_rows + r0, R, H, s_.d_hidden, stream_);
+      launch_scatter_add_rows(dh, d_rows + r0, R, H, p_->s.d_hidden, stream_);
       if (float* dw = G(lm_head_)) (*gemm_)(V, H, R, {dz, t, true, V}, {h, t, false, H}, dw, Dtype::F32, H, 1.0f, 1.0f, stream_);
     }
     std::vector<float> host(static_cast<size_t>(M));
@@ -667,21 +726,20 @@ class DeviceDecoder {
   io::ModelConfig config_;
   size_t count_, lora_count_, train_count_ = 0;
   bool trainable_, train_base_;
-  DeviceArena params_, acts_;
+  DeviceArena params_;
   T *w_ = nullptr, *lora_w_ = nullptr;
   T* trained_ = nullptr;               // what trains, in T: w_ or lora_w_
   float *master_ = nullptr, *grad_ = nullptr, *m_ = nullptr, *v_ = nullptr;   // of what trains
   std::vector<LoraPair> lora_pairs_;   // [layer * kLoraModules + module]
-  std::vector<T*> lora_u_;             // u = dropout(x) A^T of each adapted projection
   float lora_scaling_ = 0;
-  Dropout lora_dropout_;
   int64_t steps_ = 0;
   size_t embed_ = 0, final_norm_ = 0, lm_head_ = 0;
   std::vector<Layer> layers_;
-  std::vector<LayerActs> acts_of_;
-  Shared s_;
-  float* x_out_ = nullptr;
-  int rows_ = 0;
+  // Two passes' state, so that SimCSE's two views keep their activations for their backward passes; p_ is the
+  // one the forward and backward work on.
+  Pass passes_[2];
+  Pass* p_ = &passes_[0];
+  Dropout lora_dropout_;               // what set_lora_dropout gave: token prediction's
   cudaStream_t stream_ = nullptr;      // the default stream
   std::unique_ptr<Gemm> gemm_ = std::make_unique<Gemm>();
 };

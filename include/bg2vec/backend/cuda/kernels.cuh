@@ -117,6 +117,12 @@ __global__ void pool_forward(const float* hidden, const float* weights, int seq_
   if (col < n) pooled[size_t(b) * n + col] = pool_column(hidden, weights, b, seq_len, n, col);
 }
 
+__global__ void pool_backward(const float* weights, const float* d_pooled, int seq_len, int n, float* d_hidden) {
+  const int bt = blockIdx.x;   // b T + t
+  for (int col = threadIdx.x; col < n; col += blockDim.x)
+    pool_backward_element(weights, d_pooled, bt / seq_len, bt % seq_len, seq_len, n, col, d_hidden);
+}
+
 __global__ void softcap_kernel(float* x, size_t count, float cap) {
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
     x[i] = softcap(x[i], cap);
@@ -288,6 +294,11 @@ void launch_pool_forward(const float* hidden, const float* weights, int batch, i
                                 cudaStream_t s) {
   device::pool_forward<<<dim3(unsigned(device::blocks_for(size_t(n), 128)), unsigned(batch)), 128, 0, s>>>(hidden, weights, seq_len, n, pooled);
   device::launched("pooling");
+}
+
+void launch_pool_backward(const float* weights, const float* d_pooled, int batch, int seq_len, int n, float* d_hidden, cudaStream_t s) {
+  device::pool_backward<<<batch * seq_len, device::row_threads(n), 0, s>>>(weights, d_pooled, seq_len, n, d_hidden);
+  device::launched("pooling backward");
 }
 
 void launch_softcap(float* x, size_t count, float cap, cudaStream_t s) {

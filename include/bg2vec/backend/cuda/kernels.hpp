@@ -47,6 +47,9 @@ void launch_gated_forward(GateKind kind, const T* gate, const T* up, T* act, siz
 // pooled [B, n] = sum_t w[b, t] hidden[b T + t]
 void launch_pool_forward(const float* hidden, const float* weights, int batch, int seq_len, int n, float* pooled, cudaStream_t s);
 
+// d_hidden [B*T, n] += w[b, t] d_pooled[b]
+void launch_pool_backward(const float* weights, const float* d_pooled, int batch, int seq_len, int n, float* d_hidden, cudaStream_t s);
+
 // x = cap tanh(x / cap), in place (Gemma-2's final logits).
 void launch_softcap(float* x, size_t count, float cap, cudaStream_t s);
 
