@@ -7,6 +7,9 @@
 //   --bench lora-mntp the same step training a LoRA adapter alone (rank --lora-rank on all seven projections,
 //                    alpha 2 x rank, dropout 0.05, PEFT's initialisation), the base frozen (no peer yet: PEFT
 //                    may be missing on the GPU machine)
+//   --bench lora-simcse one SimCSE step training that adapter: both views of the batch (the same ids) with
+//                    attention dropout 0.3, mean pooling, InfoNCE at temperature 0.05, backward, AdamW
+//                    (--simcse-batch x --simcse-seq-len, the recipe's 128 x 128; no peer yet)
 //   bench_cuda [--bench encode,mntp] [--layers 12 --hidden 768 --heads 12 --kv-heads 4 --ffn 2048 --vocab 32000]
 //              [--batch 16 --seq-len 512 --iters 20 --mask-rate 0.2 --lora-rank 16] [--mode bf16|f32|both]
 //              [--save-model DIR] [--save-ids FILE] [--save-embeddings FILE] [--json FILE]
@@ -38,7 +41,7 @@ struct Args {
   std::map<std::string, std::string> values = {
       {"layers", "12"}, {"hidden", "768"}, {"heads", "12"}, {"kv-heads", "4"}, {"ffn", "2048"}, {"vocab", "32000"},
       {"batch", "16"}, {"seq-len", "512"}, {"iters", "20"}, {"mode", "both"}, {"save-model", ""}, {"save-ids", ""},
-      {"bench", "encode,mntp"}, {"mask-rate", "0.2"}, {"lora-rank", "16"},
+      {"bench", "encode,mntp"}, {"mask-rate", "0.2"}, {"lora-rank", "16"}, {"simcse-batch", "128"}, {"simcse-seq-len", "128"},
       {"save-embeddings", ""}, {"json", ""}};
   Args(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
@@ -130,6 +133,50 @@ nlohmann::json run_mntp(const Model& model, const TokenBatch& batch, const std::
           {"device_mib_used", double(free_before - free_after) / (1 << 20)}};
 }
 
+// One LoRA SimCSE step, timed as run_mntp. FLOPs: two views, each 4 x non-embedding parameters x tokens (the
+// base's weight gradients are not computed) and the attention's 12 L T^2 d heads per sequence.
+template <class T>
+nlohmann::json run_simcse(const Model& model, const TokenBatch& batch, const LoraAdapter& lora, int iters) {
+  size_t free_before = 0, total = 0;
+  cu::check(cudaMemGetInfo(&free_before, &total), "reading the device memory");
+  cu::DeviceDecoder<T> gpu(model, /*trainable=*/true, &lora);
+  gpu.set_lora_dropout(lora.config().dropout, 1);
+  uint64_t seed = 0;
+  auto step = [&] {
+    gpu.zero_grad();
+    const double loss = gpu.template simcse<Bidirectional, pool::Mean>(batch, batch, 0.05f, 0.3f, seed++);
+    gpu.adamw_step(3e-5f);
+    gpu.synchronize();
+    return loss;
+  };
+  double loss = step();
+  loss = step();
+  size_t free_after = 0;
+  cu::check(cudaMemGetInfo(&free_after, &total), "reading the device memory");
+  std::vector<double> seconds;
+  for (int i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    loss = step();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  const auto& c = model.config();
+  const double median = seconds[seconds.size() / 2], tokens = double(batch.tokens());
+  const double decoder_params = double(model.parameter_count()) - 2.0 * c.vocab_size * c.hidden_size;
+  const double flops = 2 * (4 * decoder_params * tokens +
+                            12.0 * c.num_layers * double(batch.seq_len) * batch.seq_len * c.head_dim * c.num_heads * batch.batch);
+  return {{"bench", "lora-simcse"},
+          {"mode", mode_name(std::is_same_v<T, cu::Bf16>)},
+          {"batch", batch.batch},
+          {"seq_len", batch.seq_len},
+          {"median_s", median},
+          {"best_s", seconds.front()},
+          {"tokens_per_s", tokens / median},   // sentences x length, each sentence in two views
+          {"tflops", flops / median / 1e12},
+          {"loss", loss},
+          {"device_mib_used", double(free_before - free_after) / (1 << 20)}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -190,32 +237,44 @@ int main(int argc, char** argv) try {
                         {"attention", "bidirectional"},
                         {"mask_rate", a.number("mask-rate")},
                         {"runs", nlohmann::json::array()}};
+  // each run is written out as it ends: a run cut short by the script's time limit keeps the earlier ones
+  auto save = [&out, &a](nlohmann::json run) {
+    std::cout << run.dump() << std::endl;
+    out["runs"].push_back(std::move(run));
+    if (!a.text("json").empty()) std::ofstream(a.text("json")) << out.dump(2) << "\n";
+  };
   io::SafetensorsWriter saved;
   Matrix e;
   if (a.has("bench", "encode")) {
     if (bf16) {
-      out["runs"].push_back(run_encode<cu::Bf16>(model, batch, a.integer("iters"), e));
+      save(run_encode<cu::Bf16>(model, batch, a.integer("iters"), e));
       saved.add("embeddings_bf16", {B, c.hidden_size}, std::span<const float>(e.data(), size_t(e.size())));
     }
     if (f32) {
-      out["runs"].push_back(run_encode<float>(model, batch, a.integer("iters"), e));
+      save(run_encode<float>(model, batch, a.integer("iters"), e));
       saved.add("embeddings_f32", {B, c.hidden_size}, std::span<const float>(e.data(), size_t(e.size())));
     }
-    std::cout << out["runs"].dump() << std::endl;
   }
   if (a.has("bench", "mntp")) {
-    if (bf16) out["runs"].push_back(run_mntp<cu::Bf16>(model, masked, labels, a.integer("iters")));
-    if (f32) out["runs"].push_back(run_mntp<float>(model, masked, labels, a.integer("iters")));
+    if (bf16) save(run_mntp<cu::Bf16>(model, masked, labels, a.integer("iters")));
+    if (f32) save(run_mntp<float>(model, masked, labels, a.integer("iters")));
   }
+  LoraConfig lc;
+  lc.rank = a.integer("lora-rank");
+  lc.alpha = 2.0f * float(lc.rank);
+  lc.dropout = 0.05f;
+  LoraAdapter adapter(c, lc);
+  adapter.initialise(1);
   if (a.has("bench", "lora-mntp")) {
-    LoraConfig lc;
-    lc.rank = a.integer("lora-rank");
-    lc.alpha = 2.0f * float(lc.rank);
-    lc.dropout = 0.05f;
-    LoraAdapter adapter(c, lc);
-    adapter.initialise(1);
-    if (bf16) out["runs"].push_back(run_mntp<cu::Bf16>(model, masked, labels, a.integer("iters"), &adapter));
-    if (f32) out["runs"].push_back(run_mntp<float>(model, masked, labels, a.integer("iters"), &adapter));
+    if (bf16) save(run_mntp<cu::Bf16>(model, masked, labels, a.integer("iters"), &adapter));
+    if (f32) save(run_mntp<float>(model, masked, labels, a.integer("iters"), &adapter));
+  }
+  if (a.has("bench", "lora-simcse")) {
+    const int SB = a.integer("simcse-batch"), ST = a.integer("simcse-seq-len");
+    TokenBatch sentences{SB, ST, std::vector<int32_t>(size_t(SB) * ST), std::vector<uint8_t>(size_t(SB) * ST, 1), {}};
+    for (auto& id : sentences.ids) id = token(rng);
+    if (bf16) save(run_simcse<cu::Bf16>(model, sentences, adapter, a.integer("iters")));
+    if (f32) save(run_simcse<float>(model, sentences, adapter, a.integer("iters")));
   }
   if (!a.text("save-embeddings").empty()) saved.save(a.text("save-embeddings"));
   std::cout << out.dump(2) << "\n";

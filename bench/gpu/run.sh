@@ -65,7 +65,7 @@ if wants bench; then
   step bench_encode 40 "$build/bench_cuda" --bench encode --batch 16 --seq-len 512 --iters 10 --mode both \
     --save-model "$work/mistral-124m" --save-ids "$work/ids.safetensors" --save-embeddings "$work/ours.safetensors" \
     --json "$out/bench_encode.json"
-  step bench_train 60 "$build/bench_cuda" --bench mntp,lora-mntp --batch 16 --seq-len 512 --iters 5 --mask-rate 0.2 \
+  step bench_train 60 "$build/bench_cuda" --bench mntp,lora-mntp,lora-simcse --batch 16 --seq-len 512 --iters 5 --mask-rate 0.2 \
     --mode bf16 --json "$out/bench_train.json"
   step encode_peer 70 "$python" "$root/bench/gpu/peer_encode.py" --model "$work/mistral-124m" --ids "$work/ids.safetensors" \
     --ours "$work/ours.safetensors" --dtype bf16 float32 --iters 10 "${compile[@]}" --json "$out/encode_peer.json"

@@ -37,7 +37,7 @@ def main():
             summary["shape"] = f"{ours['params_m']:.1f}M params, batch {ours['batch']} x {ours['seq_len']}"
     for bench, peer_file, target in [("encode", "encode_peer.json", ("bf16", "eager", 1.5)),
                                      ("mntp", "mntp_peer.json", ("bf16", "compile", 1.1)),
-                                     ("lora-mntp", None, None)]:
+                                     ("lora-mntp", None, None), ("lora-simcse", None, None)]:
         peer = load(os.path.join(a.out, peer_file)) if peer_file else None
         entry = {}
         for (b, mode), r in mine.items():
