@@ -303,44 +303,47 @@ TEST_CASE_TEMPLATE("SimCSE on the device: the loss and the gradient of every par
   MESSAGE(std::string(F::name) << " simcse_grad on the device: loss " << loss << ", worst relative gradient error " << worst);
 }
 
+// mistral-dev and its two views (ids, masked ids). The tolerance is the CPU reference's: its InfoNCE takes
+// p_ii - 1 in float32, which cancels as the loss gets small (1e-5 of the gradients at this loss of 1e-3, 1e-3 on
+// gemma3-dev's 6e-6); the device's InfoNCE rows avoid that and match transformers' float64 to 1.2e-6 (above).
 TEST_CASE("SimCSE with attention and LoRA dropout on the device: loss and adapter gradients as the CPU decoder's") {
-  const Model model = load_model(test::fixture("hf/gemma3-dev"));
-  const LoraAdapter adapter = peft::load_adapter(test::fixture("hf/gemma3-dev/lora"), model.config());
-  const TokenBatch batch = io::read_token_batch(test::hf_reference(Gemma3Dev::name));
+  const auto& reference = test::hf_reference(MistralDev::name);
+  const Model model = load_model(test::fixture("hf/mistral-dev"));
+  const LoraAdapter adapter = peft::load_adapter(test::fixture("hf/mistral-dev/lora"), model.config());
+  const TokenBatch batch = io::read_token_batch(reference), positive = mntp_batch(reference);
   const uint64_t seed = 5;
   const float dropout = 0.3f, lora_dropout = 0.1f, tau = 0.05f;
-  // the CPU: train::SimCseWith<pool::Mean>'s computation, the same ids in both views
+  // the CPU: train::SimCseWith<pool::Mean>'s computation
   const Decoder<Bidirectional> cpu(model, &adapter);
   Activations a(model.config(), batch.batch, batch.seq_len, ActivationMemory::AllLayers),
-      b(model.config(), batch.batch, batch.seq_len, ActivationMemory::AllLayers);
+      b(model.config(), positive.batch, positive.seq_len, ActivationMemory::AllLayers);
   a.attention_dropout = {dropout, seed * 2 + 1};
   b.attention_dropout = {dropout, seed * 2 + 2};
   a.lora_dropout = {lora_dropout, seed * 2 + 1};
   b.lora_dropout = {lora_dropout, seed * 2 + 2};
   cpu.forward(batch, a);
-  cpu.forward(batch, b);
-  const Matrix pa = pool::pool_forward<pool::Mean>(a.hidden(), batch), pb = pool::pool_forward<pool::Mean>(b.hidden(), batch);
+  cpu.forward(positive, b);
+  const Matrix pa = pool::pool_forward<pool::Mean>(a.hidden(), batch), pb = pool::pool_forward<pool::Mean>(b.hidden(), positive);
   Matrix da = Matrix::Zero(pa.rows(), pa.cols()), db = Matrix::Zero(pb.rows(), pb.cols());
   const double cpu_loss = layers::info_nce(pa, pb, tau, &da, &db);
   Matrix dha = Matrix::Zero(a.hidden().rows(), a.hidden().cols()), dhb = dha;
   pool::pool_backward<pool::Mean>(da, batch, dha);
-  pool::pool_backward<pool::Mean>(db, batch, dhb);
+  pool::pool_backward<pool::Mean>(db, positive, dhb);
   std::vector<float> cpu_grad(adapter.layout().total(), 0.0f);
   LoraTensors g(model.config(), adapter.layout(), cpu_grad.data());
-  cpu.backward(batch, b, dhb, nullptr, &g);
+  cpu.backward(positive, b, dhb, nullptr, &g);
   cpu.backward(batch, a, dha, nullptr, &g);
 
   cu::DeviceDecoder<float> gpu(model, true, &adapter);
   gpu.set_lora_dropout(lora_dropout, 0);
-  const double loss = gpu.simcse<Bidirectional, pool::Mean>(batch, batch, tau, dropout, seed);
+  const double loss = gpu.simcse<Bidirectional, pool::Mean>(batch, positive, tau, dropout, seed);
   CHECK(loss == doctest::Approx(cpu_loss).epsilon(1e-5));
-  CHECK(relative_error(pa, pb) > 1e-3);   // the dropout made the views differ
   const std::vector<float> grad = gpu.gradients();
   double worst = 0;
   for (const auto& t : adapter.layout().tensors())
     worst = std::max(worst, test::relative_error({grad.data() + t.offset, t.size()}, {cpu_grad.data() + t.offset, t.size()}));
-  CHECK(worst < kF32Tolerance);
-  MESSAGE("gemma3-dev SimCSE with dropout 0.3, LoRA dropout 0.1: loss " << loss << " (CPU " << cpu_loss
+  CHECK(worst < 1e-4);
+  MESSAGE("mistral-dev SimCSE with dropout 0.3, LoRA dropout 0.1: loss " << loss << " (CPU " << cpu_loss
                                                                         << "), worst relative adapter gradient error " << worst);
 }
 

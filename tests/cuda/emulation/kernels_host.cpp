@@ -8,6 +8,7 @@
 #include <bg2vec/backend/cuda/math/cross_entropy.hpp>
 #include <bg2vec/backend/cuda/math/embedding.hpp>
 #include <bg2vec/backend/cuda/math/gated.hpp>
+#include <bg2vec/backend/cuda/math/info_nce.hpp>
 #include <bg2vec/backend/cuda/math/pooling.hpp>
 #include <bg2vec/backend/cuda/math/rmsnorm.hpp>
 #include <bg2vec/backend/cuda/math/rope.hpp>
@@ -86,6 +87,21 @@ void launch_pool_backward(const float* weights, const float* d_pooled, int batch
   for (int b = 0; b < batch; ++b)
     for (int t = 0; t < seq_len; ++t)
       for (int col = 0; col < n; ++col) pool_backward_element(weights, d_pooled, b, t, seq_len, n, col, d_hidden);
+}
+
+void launch_normalise_rows(const float* x, int rows, int n, float* unit, float* norm, cudaStream_t) {
+  for (int row = 0; row < rows; ++row) norm[row] = normalise_row(lane, x + size_t(row) * n, n, unit + size_t(row) * n);
+}
+
+void launch_info_nce_rows(float* S, int B, float* loss, cudaStream_t) {
+  for (int row = 0; row < B; ++row) loss[row] = info_nce_row(lane, S + size_t(row) * B, B, row);
+}
+
+void launch_normalise_backward(const float* unit, const float* norm, const float* d_unit, int rows, int n, float* dx, cudaStream_t) {
+  for (int row = 0; row < rows; ++row) {
+    const size_t at = size_t(row) * n;
+    normalise_backward_row(lane, unit + at, norm[row], d_unit + at, n, dx + at);
+  }
 }
 
 void launch_softcap(float* x, size_t count, float cap, cudaStream_t) {

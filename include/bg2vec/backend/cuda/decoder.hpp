@@ -17,8 +17,7 @@
 // The parameters keep the flat layouts of bg2vec::Model (nn/parameters.hpp) and LoraAdapter (nn/lora.hpp): a
 // tensor is at the same offset on the device as on the host, for weights, gradients and moments alike.
 //
-// Not here yet (issue #16): InfoNCE on the device (it runs on the host, on the pooled [B, H]), activation
-// checkpointing, a tensor-core attention (the attention is a warp per query row, math/attention.hpp), fused LoRA
+// Not here yet (issue #16): activation checkpointing, a tensor-core attention (the attention is a warp per query row, math/attention.hpp), fused LoRA
 // products, CUDA graphs.
 #include <bg2vec/backend/cuda/gemm.hpp>
 #include <bg2vec/backend/cuda/kernels.hpp>
@@ -28,7 +27,6 @@
 #include <bg2vec/nn/attention_policy.hpp>
 #include <bg2vec/nn/dropout.hpp>
 #include <bg2vec/nn/embedding.hpp>
-#include <bg2vec/nn/info_nce.hpp>
 #include <bg2vec/nn/lora.hpp>
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/nn/pooling.hpp>
@@ -224,14 +222,14 @@ class DeviceDecoder {
 
   // Training: unsupervised SimCSE (train::SimCseWith<Pool>'s step): views a and b (b = a for the same ids under
   // another dropout mask) through the decoder with attention-probability dropout `dropout` (seeds 2 seed + 1 and
-  // 2 seed + 2, as the CPU's), pooled, InfoNCE over cos / temperature with target j = i; adds the gradients into
-  // the gradient buffer and returns the loss. InfoNCE itself runs on the host (layers::info_nce): its inputs
-  // are the [B, H] embeddings, small next to a step's work.
+  // 2 seed + 2, as the CPU's), pooled, InfoNCE over cos / temperature with target j = i (nn/info_nce.hpp, on the
+  // device); adds the gradients into the gradient buffer and returns the loss.
   template <AttentionPolicy P, pool::Pooling Pool>
   double simcse(const TokenBatch& a, const TokenBatch& b, float temperature, float dropout, uint64_t seed = 0) {
     require(trainable_, "simcse needs a DeviceDecoder made trainable");
+    require(a.batch == b.batch, "simcse: the two views must hold the same number of texts");
     const TokenBatch* views[2] = {&a, &b};
-    Matrix pooled[2], weights[2];
+    Matrix weights[2];
     for (int v = 0; v < 2; ++v) {
       p_ = &passes_[v];
       p_->attention_dropout = {dropout, seed * 2 + 1 + uint64_t(v)};
@@ -241,17 +239,13 @@ class DeviceDecoder {
       upload(p_->s.pool_weights, weights[v].data(), size_t(weights[v].size()), stream_);
       launch_pool_forward(p_->s.hidden, p_->s.pool_weights, views[v]->batch, views[v]->seq_len, config_.hidden_size, p_->s.pooled,
                           stream_);
-      pooled[v] = download_matrix(p_->s.pooled, views[v]->batch, config_.hidden_size);
     }
-    Matrix d_pooled[2] = {Matrix::Zero(pooled[0].rows(), pooled[0].cols()), Matrix::Zero(pooled[1].rows(), pooled[1].cols())};
-    const double loss = layers::info_nce(pooled[0], pooled[1], temperature, &d_pooled[0], &d_pooled[1]);
+    const double loss = info_nce(temperature);
     for (int v : {1, 0}) {                     // the CPU's order: view b's backward, then a's
       p_ = &passes_[v];
       const TokenBatch& t = *views[v];
-      float* dp = p_->s.pooled;                // the pooled embeddings are read back already: their buffer takes dpooled
-      upload(dp, d_pooled[v].data(), size_t(d_pooled[v].size()), stream_);
       check(cudaMemsetAsync(p_->s.d_hidden, 0, size_t(t.tokens()) * config_.hidden_size * sizeof(float), stream_), "clearing d_hidden");
-      launch_pool_backward(p_->s.pool_weights, dp, t.batch, t.seq_len, config_.hidden_size, p_->s.d_hidden, stream_);
+      launch_pool_backward(p_->s.pool_weights, p_->s.d_pooled, t.batch, t.seq_len, config_.hidden_size, p_->s.d_hidden, stream_);
       run_backward<P>(t);
     }
     return loss;
@@ -304,7 +298,8 @@ class DeviceDecoder {
   struct Shared {
     int32_t* ids = nullptr;
     uint8_t* key_real = nullptr;
-    float *hidden = nullptr, *rstd_final = nullptr, *pool_weights = nullptr, *pooled = nullptr;
+    float *hidden = nullptr, *rstd_final = nullptr, *pool_weights = nullptr, *pooled = nullptr, *d_pooled = nullptr;
+    int rows_pooled = 0;               // B
     float *cos = nullptr, *sin = nullptr, *local_cos = nullptr, *local_sin = nullptr;
     // backward only
     float *d_hidden = nullptr, *dx = nullptr, *d_branch = nullptr, *d_xn = nullptr, *d_act = nullptr, *d_gate = nullptr,
@@ -382,6 +377,8 @@ class DeviceDecoder {
       s.rstd_final = carve.take<float>(N);
       s.pool_weights = carve.take<float>(N);
       s.pooled = carve.take<float>(size_t(batch.batch) * H);
+      s.d_pooled = training ? carve.take<float>(size_t(batch.batch) * H) : nullptr;
+      s.rows_pooled = batch.batch;
       s.cos = carve.take<float>(T_ * half);
       s.sin = carve.take<float>(T_ * half);
       s.local_cos = local ? carve.take<float>(T_ * half) : nullptr;
@@ -710,6 +707,34 @@ class DeviceDecoder {
     double total = 0;
     for (const float x : host) total += double(x);
     return total;
+  }
+
+  // InfoNCE between the pooled embeddings of passes 0 and 1 (their s.pooled, [B, H]); their s.d_pooled receive the
+  // gradients. The products are float32 (they are [B, B, H]: small); the rows run math/info_nce.hpp.
+  double info_nce(float temperature) {
+    const int B = passes_[0].s.rows_pooled, H = config_.hidden_size;
+    using A = DeviceArena;
+    DeviceArena work(A::footprint<float>(size_t(B) * H) * 4 + A::footprint<float>(size_t(B)) * 3 + A::footprint<float>(size_t(B) * B));
+    float* unit[2] = {work.take<float>(size_t(B) * H), work.take<float>(size_t(B) * H)};
+    float* d_unit[2] = {work.take<float>(size_t(B) * H), work.take<float>(size_t(B) * H)};
+    float* norm[2] = {work.take<float>(size_t(B)), work.take<float>(size_t(B))};
+    float* loss = work.take<float>(size_t(B));
+    float* S = work.take<float>(size_t(B) * B);
+    for (int v = 0; v < 2; ++v) launch_normalise_rows(passes_[v].s.pooled, B, H, unit[v], norm[v], stream_);
+    const float inv_t = 1.0f / temperature;
+    (*gemm_)(B, B, H, {unit[0], Dtype::F32, false, H}, {unit[1], Dtype::F32, true, H}, S, Dtype::F32, B, inv_t, 0.0f, stream_);
+    launch_info_nce_rows(S, B, loss, stream_);                                   // S becomes dS
+    (*gemm_)(B, H, B, {S, Dtype::F32, false, B}, {unit[1], Dtype::F32, false, H}, d_unit[0], Dtype::F32, H, inv_t, 0.0f, stream_);
+    (*gemm_)(B, H, B, {S, Dtype::F32, true, B}, {unit[0], Dtype::F32, false, H}, d_unit[1], Dtype::F32, H, inv_t, 0.0f, stream_);
+    for (int v = 0; v < 2; ++v) {
+      check(cudaMemsetAsync(passes_[v].s.d_pooled, 0, size_t(B) * H * sizeof(float), stream_), "clearing d_pooled");
+      launch_normalise_backward(unit[v], norm[v], d_unit[v], B, H, passes_[v].s.d_pooled, stream_);
+    }
+    std::vector<float> host(static_cast<size_t>(B));
+    download(host.data(), loss, size_t(B), stream_);   // synchronises: `work` may go
+    double total = 0;
+    for (const float x : host) total += double(x);
+    return total / B;
   }
 
   Matrix download_matrix(const float* device, int rows, int cols) {

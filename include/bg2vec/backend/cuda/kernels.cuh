@@ -8,6 +8,7 @@
 #include <bg2vec/backend/cuda/math/cross_entropy.hpp>
 #include <bg2vec/backend/cuda/math/embedding.hpp>
 #include <bg2vec/backend/cuda/math/gated.hpp>
+#include <bg2vec/backend/cuda/math/info_nce.hpp>
 #include <bg2vec/backend/cuda/math/pooling.hpp>
 #include <bg2vec/backend/cuda/math/rmsnorm.hpp>
 #include <bg2vec/backend/cuda/math/rope.hpp>
@@ -121,6 +122,27 @@ __global__ void pool_backward(const float* weights, const float* d_pooled, int s
   const int bt = blockIdx.x;   // b T + t
   for (int col = threadIdx.x; col < n; col += blockDim.x)
     pool_backward_element(weights, d_pooled, bt / seq_len, bt % seq_len, seq_len, n, col, d_hidden);
+}
+
+__global__ void normalise_rows(const float* x, int n, float* unit, float* norm) {
+  __shared__ float scratch[32];
+  const int row = blockIdx.x;
+  const float r = normalise_row(BlockLane{scratch}, x + size_t(row) * n, n, unit + size_t(row) * n);
+  if (threadIdx.x == 0) norm[row] = r;
+}
+
+__global__ void info_nce_rows(float* S, int B, float* loss) {
+  __shared__ float scratch[32];
+  const int row = blockIdx.x;
+  const float l = info_nce_row(BlockLane{scratch}, S + size_t(row) * B, B, row);
+  if (threadIdx.x == 0) loss[row] = l;
+}
+
+__global__ void normalise_backward(const float* unit, const float* norm, const float* d_unit, int n, float* dx) {
+  __shared__ float scratch[32];
+  const int row = blockIdx.x;
+  const size_t at = size_t(row) * n;
+  normalise_backward_row(BlockLane{scratch}, unit + at, norm[row], d_unit + at, n, dx + at);
 }
 
 __global__ void softcap_kernel(float* x, size_t count, float cap) {
@@ -299,6 +321,21 @@ void launch_pool_forward(const float* hidden, const float* weights, int batch, i
 void launch_pool_backward(const float* weights, const float* d_pooled, int batch, int seq_len, int n, float* d_hidden, cudaStream_t s) {
   device::pool_backward<<<batch * seq_len, device::row_threads(n), 0, s>>>(weights, d_pooled, seq_len, n, d_hidden);
   device::launched("pooling backward");
+}
+
+void launch_normalise_rows(const float* x, int rows, int n, float* unit, float* norm, cudaStream_t s) {
+  device::normalise_rows<<<rows, device::row_threads(n), 0, s>>>(x, n, unit, norm);
+  device::launched("row normalisation");
+}
+
+void launch_info_nce_rows(float* S, int B, float* loss, cudaStream_t s) {
+  device::info_nce_rows<<<B, device::row_threads(B), 0, s>>>(S, B, loss);
+  device::launched("InfoNCE rows");
+}
+
+void launch_normalise_backward(const float* unit, const float* norm, const float* d_unit, int rows, int n, float* dx, cudaStream_t s) {
+  device::normalise_backward<<<rows, device::row_threads(n), 0, s>>>(unit, norm, d_unit, n, dx);
+  device::launched("row normalisation backward");
 }
 
 void launch_softcap(float* x, size_t count, float cap, cudaStream_t s) {

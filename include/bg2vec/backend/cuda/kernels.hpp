@@ -50,6 +50,12 @@ void launch_pool_forward(const float* hidden, const float* weights, int batch, i
 // d_hidden [B*T, n] += w[b, t] d_pooled[b]
 void launch_pool_backward(const float* weights, const float* d_pooled, int batch, int seq_len, int n, float* d_hidden, cudaStream_t s);
 
+// InfoNCE (math/info_nce.hpp): unit = x / |x| of each of the rows of x [rows, n] and the norms; S [B, B] becomes
+// dS with loss[i] of each row; dx += the gradient through the normalisation of d_unit.
+void launch_normalise_rows(const float* x, int rows, int n, float* unit, float* norm, cudaStream_t s);
+void launch_info_nce_rows(float* S, int B, float* loss, cudaStream_t s);
+void launch_normalise_backward(const float* unit, const float* norm, const float* d_unit, int rows, int n, float* dx, cudaStream_t s);
+
 // x = cap tanh(x / cap), in place (Gemma-2's final logits).
 void launch_softcap(float* x, size_t count, float cap, cudaStream_t s);
 
