@@ -7,7 +7,7 @@
 // sentence-transformers would run them causally.
 #include "cli.hpp"
 
-#include <bg2vec/io/peft.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/nn/lora.hpp>
 #include <bg2vec/text/hf_tokenizer_json.hpp>
@@ -97,7 +97,7 @@ int export_sentence_transformers(const Args& args) {
                  tokenizer.normalizer_name.c_str(), spm.remove_extra_whitespaces ? ", extra whitespace removed" : "");
   Model model = load_model(model_path);
   if (vm.count("adapter")) {
-    merge_lora(model.weights(), io::load_adapter(vm["adapter"].as<std::string>(), model.config()));
+    merge_lora(model.weights(), peft::load_adapter(vm["adapter"].as<std::string>(), model.config()));
     std::fprintf(stderr, "merged the LoRA adapter %s\n", vm["adapter"].as<std::string>().c_str());
   }
 

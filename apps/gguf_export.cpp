@@ -6,7 +6,7 @@
 #include "cli.hpp"
 
 #include <bg2vec/gguf/model_export.hpp>
-#include <bg2vec/io/peft.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/nn/lora.hpp>
 #include <bg2vec/text/gguf_vocabulary.hpp>
@@ -94,7 +94,7 @@ int gguf_export(const Args& args) {
   Model model = load_model(model_path);
   if (vm.count("adapter")) {
     const std::filesystem::path adapter_dir = vm["adapter"].as<std::string>();
-    const LoraAdapter adapter = io::load_adapter(adapter_dir, model.config());
+    const LoraAdapter adapter = peft::load_adapter(adapter_dir, model.config());
     merge_lora(model.weights(), adapter);
     std::fprintf(stderr, "merged the LoRA adapter %s\n", adapter_dir.c_str());
   } else if (!from_gguf && std::filesystem::exists(model_path / "adapter" / "adapter_config.json")) {

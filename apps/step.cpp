@@ -4,6 +4,7 @@
 #include "cli.hpp"
 
 #include <bg2vec/nn/encoder.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/train.hpp>
 
 namespace bg2vec::cli {
@@ -41,7 +42,7 @@ int step(const Args& args) {
   train::check_train_batch(batch, model.config().vocab_size, batch_file.string());
   if (objective == "mntp" && !batch.has_labels()) fail(batch_file, "the mntp objective needs a 'labels' tensor");
   std::optional<LoraAdapter> lora;
-  if (vm.count("adapter")) lora.emplace(io::load_adapter(vm["adapter"].as<std::string>(), model.config()));
+  if (vm.count("adapter")) lora.emplace(peft::load_adapter(vm["adapter"].as<std::string>(), model.config()));
 
   train::TrainerOptions opts;
   opts.optimizer = vm["optimizer"].as<std::string>();
@@ -55,7 +56,7 @@ int step(const Args& args) {
     return trainer.step(batch, lr);
   });
   if (lora) {
-    io::save_adapter(*lora, out, model_dir.string());
+    peft::save_adapter(*lora, out, model_dir.string());
   } else {
     save_model(model, out);
     save_tokenizer(model_dir, out);

@@ -9,6 +9,7 @@
 #include <bg2vec/core/resources.hpp>
 #include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/nn/memory_estimate.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/train.hpp>
 #include <bg2vec/train/data.hpp>
 
@@ -42,7 +43,7 @@ void trim_log(const std::filesystem::path& log, int64_t step) {
 // Whether `out` holds anything but a run of ours: a checkpoint to resume, or what a run killed before its first
 // checkpoint leaves (its lock, its log, a half-written checkpoint folder).
 bool holds_other_files(const std::filesystem::path& out) {
-  if (!std::filesystem::is_directory(out) || io::find_checkpoint(out)) return false;
+  if (!std::filesystem::is_directory(out) || train::find_checkpoint(out)) return false;
   for (const auto& entry : std::filesystem::directory_iterator(out)) {
     const std::string name = entry.path().filename().string();
     if (name != ".lock" && name != "train_log.jsonl" && !name.starts_with("checkpoint.tmp.")) return true;
@@ -238,8 +239,8 @@ int train_command(const Args& args) {
       train::Trainer<O, Attn> trainer(model, obj, opts, lora ? &*lora : nullptr);
       std::filesystem::create_directories(out);
       const auto log_file = out / "train_log.jsonl";
-      if (auto ckpt = io::find_checkpoint(out)) {
-        const auto state = io::load_checkpoint(*ckpt, trainer.trainable(), trainer.adamw(), objective);
+      if (auto ckpt = train::find_checkpoint(out)) {
+        const auto state = train::load_checkpoint(*ckpt, trainer.trainable(), trainer.adamw(), objective);
         if (state.seed != seed) fail(*ckpt / "trainer_state.json", "the checkpoint was made with --seed " + std::to_string(state.seed));
         trainer.resume_at(state.step);
         trim_log(log_file, state.step);
@@ -269,7 +270,7 @@ int train_command(const Args& args) {
         }
         log << line.dump() << "\n" << std::flush;
         if ((checkpoint_every > 0 && (s + 1) % checkpoint_every == 0) || s + 1 == steps)
-          io::save_checkpoint(out, trainer.trainable(), trainer.adamw(), {s + 1, seed, objective});
+          train::save_checkpoint(out, trainer.trainable(), trainer.adamw(), {s + 1, seed, objective});
         char extra[96];
         std::snprintf(extra, sizeof extra, "loss %.4f  %.0f tok/s", last_loss, tokens / std::max(secs, 1e-9));
         if (!vm["no-progress"].as<bool>()) progress.update(double(s + 1 - first), extra);
@@ -278,7 +279,7 @@ int train_command(const Args& args) {
 
       // The result: an HF folder transformers loads (LoRA merged; the adapter itself in out/adapter).
       if (lora) {
-        io::save_adapter(*lora, out / "adapter", model_dir.string());
+        peft::save_adapter(*lora, out / "adapter", model_dir.string());
         merge_lora(model.weights(), *lora);
       }
       save_model(model, out);

@@ -11,6 +11,7 @@
 // The float32 path's parity with transformers is checked, unchanged, by test_forward_parity/test_train_parity.
 #include <bg2vec/backend/projections.hpp>
 #include <bg2vec/nn/encoder.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/train.hpp>
 #include <doctest/doctest.h>
 
@@ -134,7 +135,7 @@ TEST_CASE_TEMPLATE("bf16 embeddings and gradients agree with float32 within the 
     CHECK(err < kBf16Gradient);
     grad_err = std::max(grad_err, err);
   }
-  const LoraAdapter adapter = io::load_adapter(test::fixture("hf/" + name) / "lora", model.config());
+  const LoraAdapter adapter = peft::load_adapter(test::fixture("hf/" + name) / "lora", model.config());
   const auto [lloss32, lgrad32] = gradients(backend::Compute::F32, &adapter);
   const auto [lloss16, lgrad16] = gradients(backend::Compute::Bf16, &adapter);
   CHECK(lloss16 == doctest::Approx(lloss32).epsilon(kBf16Gradient));

@@ -3,7 +3,7 @@
 // files llama.cpp's own converter made from the HF fixtures (tests/fixtures/gguf): our export of the same
 // weights must hold the same bytes under the same names.
 #include <bg2vec/gguf/model_export.hpp>
-#include <bg2vec/io/peft.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/nn/lora.hpp>
 #include <bg2vec/text/gguf_vocabulary.hpp>
@@ -438,7 +438,7 @@ TEST_CASE("gguf export --adapter merges a PEFT adapter; a folder's own adapter/ 
                         (dir / "merged.gguf").string(), dir);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   Model expected = load_model(folder);
-  merge_lora(expected.weights(), io::load_adapter(test::fixture("hf/mistral-dev/lora"), expected.config()));
+  merge_lora(expected.weights(), peft::load_adapter(test::fixture("hf/mistral-dev/lora"), expected.config()));
   const Model plain = load_model(dir / "plain.gguf"), merged = load_model(dir / "merged.gguf"), base = load_model(folder);
   double changed = 0;
   for (const auto& p : expected.layout().tensors()) {

@@ -1,8 +1,8 @@
 // Model input/output: safetensors (read, write, validation), sharded folders, config.json, and the
 // clear errors that bad files get.
 #include <bg2vec/io/batch_file.hpp>
-#include <bg2vec/io/checkpoint.hpp>
-#include <bg2vec/io/peft.hpp>
+#include <bg2vec/train/checkpoint.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/nn/decoder.hpp>
 #include <doctest/doctest.h>
 
@@ -600,7 +600,7 @@ TEST_CASE("regression (fuzz_peft_config): adapter_config.json ranks out of range
   test::TempDir dir("io-adapter-config");
   const auto error_with = [&](const std::string& text) {
     std::ofstream(dir / "adapter_config.json") << text;
-    return error_of([&] { io::read_adapter_config(dir.path); });
+    return error_of([&] { peft::read_adapter_config(dir.path); });
   };
   const std::string file = (dir / "adapter_config.json").string() + ": ";
   const std::string base = R"({"peft_type": "LORA", "lora_alpha": 16, "target_modules": ["q_proj"], )";
@@ -621,7 +621,7 @@ TEST_CASE("regression (fuzz_checkpoint): trainer_state.json fields of the wrong 
   train::AdamW adamw;
   adamw.m().assign(4, 0.1f);
   adamw.v().assign(4, 0.2f);
-  io::save_checkpoint(dir.path, params, &adamw, {3, 7, "mntp"});
+  train::save_checkpoint(dir.path, params, &adamw, {3, 7, "mntp"});
   const auto json_file = dir / "checkpoint" / "trainer_state.json";
   nlohmann::json good;
   std::ifstream(json_file) >> good;
@@ -631,7 +631,7 @@ TEST_CASE("regression (fuzz_checkpoint): trainer_state.json fields of the wrong 
     std::ofstream(json_file) << j.dump();
     train::AdamW fresh;
     try {
-      io::load_checkpoint(dir / "checkpoint", params, &fresh, "mntp");
+      train::load_checkpoint(dir / "checkpoint", params, &fresh, "mntp");
     } catch (const Error& e) {   // an nlohmann::json::type_error escaped before, naming no file
       return std::string(e.what());
     }
@@ -654,10 +654,10 @@ TEST_CASE("regression (fuzz_checkpoint): trainer_state.json fields of the wrong 
   w.add("adamw.v", {4}, four);
   w.save(dir / "checkpoint" / "state.safetensors");
   nlohmann::json j = good;
-  j["checksum"] = std::to_string(io::fnv1a(io::MappedFile(dir / "checkpoint" / "state.safetensors").bytes()));
+  j["checksum"] = std::to_string(train::fnv1a(io::MappedFile(dir / "checkpoint" / "state.safetensors").bytes()));
   std::ofstream(json_file) << j.dump();
   train::AdamW fresh;
-  CHECK_THROWS_WITH_AS(io::load_checkpoint(dir / "checkpoint", params, &fresh, "mntp"),
+  CHECK_THROWS_WITH_AS(train::load_checkpoint(dir / "checkpoint", params, &fresh, "mntp"),
                        doctest::Contains("state.safetensors: tensor 'adamw.m' has 3 elements, expected 4"), Error);
   CHECK(fresh.m().empty());
 }

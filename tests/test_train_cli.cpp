@@ -4,6 +4,7 @@
 // HF folder with bg2vec.json. Bad input fails with one clear line and writes nothing.
 #include <bg2vec/core/folder_lock.hpp>
 #include <bg2vec/data/shards.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/train.hpp>
 #include <doctest/doctest.h>
 
@@ -105,8 +106,8 @@ TEST_CASE("bg2vec step --adapter trains only the adapter and writes it in PEFT f
   CHECK(std::filesystem::exists(dir / "adapter/adapter_config.json"));
   CHECK(!std::filesystem::exists(dir / "adapter/model.safetensors"));
   const auto config = load_model(test::fixture("hf/mistral-dev")).config();
-  const LoraAdapter before = io::load_adapter(test::fixture("hf/mistral-dev/lora"), config);
-  const LoraAdapter after = io::load_adapter(dir / "adapter", config);
+  const LoraAdapter before = peft::load_adapter(test::fixture("hf/mistral-dev/lora"), config);
+  const LoraAdapter after = peft::load_adapter(dir / "adapter", config);
   double worst = 0;
   for (const auto& t : before.layout().tensors()) {
     std::vector<float> step(t.size());
@@ -156,8 +157,8 @@ TEST_CASE_TEMPLATE("bg2vec step on Gemma: SGD changes each weight by lr x transf
                         " --objective mntp --optimizer sgd --lr " + lr_arg + " --adapter " + model_dir + "/lora --out " +
                         (dir / "adapter").string(), dir / "log");
   REQUIRE_MESSAGE(r.status == 0, r.output);
-  const LoraAdapter adapter_before = io::load_adapter(model_dir + "/lora", before.config());
-  const LoraAdapter adapter_after = io::load_adapter(dir / "adapter", before.config());
+  const LoraAdapter adapter_before = peft::load_adapter(model_dir + "/lora", before.config());
+  const LoraAdapter adapter_after = peft::load_adapter(dir / "adapter", before.config());
   double worst = 0;
   for (const auto& t : adapter_before.layout().tensors()) {
     std::vector<float> step(t.size());
@@ -310,6 +311,10 @@ TEST_CASE("bg2vec train checks its output folder, memory and disk before any wor
   CHECK_MESSAGE(r.status == 0, r.output);
 
   // a run that cannot fit in memory is refused with the estimate, before the model is read
+  // and leaves nothing behind: not the folder it had to create, not its lock in a folder that was there
   expect_error((dir / "huge").string() + " --batch-size 200000 --seq-len 4096", "of memory at its peak and");
-  CHECK(!std::filesystem::exists(dir / "huge" / "model.safetensors"));
+  CHECK(!std::filesystem::exists(dir / "huge"));
+  std::filesystem::create_directory(dir / "empty");
+  expect_error((dir / "empty").string() + " --batch-size 200000 --seq-len 4096", "of memory at its peak and");
+  CHECK(std::filesystem::is_empty(dir / "empty"));
 }

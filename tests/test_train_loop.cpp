@@ -1,6 +1,7 @@
 // The training loop around the gradients: random initialisation, overfitting a small batch, saving
 // and reloading models and adapters, merging LoRA, the MNTP collator, schedules, checkpoints and
 // resume, and the errors for bad input.
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/train.hpp>
 #include <bg2vec/train/data.hpp>
 #include <doctest/doctest.h>
@@ -103,19 +104,19 @@ TEST_CASE("a saved model reloads and gives identical outputs") {
 TEST_CASE("a saved adapter reloads identically, and merging it equals applying it") {
   test::TempDir dir("train-adapter");
   const Model base = load_model(test::fixture("hf/mistral-dev"));
-  const LoraAdapter peft = io::load_adapter(test::fixture("hf/mistral-dev/lora"), base.config());
-  io::save_adapter(peft, dir.path, "mistral-dev");
-  const LoraAdapter ours = io::load_adapter(dir.path, base.config());
-  CHECK(ours.parameters() == peft.parameters());
-  CHECK(ours.config().targets == peft.config().targets);
+  const LoraAdapter from_peft = peft::load_adapter(test::fixture("hf/mistral-dev/lora"), base.config());
+  peft::save_adapter(from_peft, dir.path, "mistral-dev");
+  const LoraAdapter ours = peft::load_adapter(dir.path, base.config());
+  CHECK(ours.parameters() == from_peft.parameters());
+  CHECK(ours.config().targets == from_peft.config().targets);
   // our saved names are PEFT's saved names
   const io::SafetensorsFile theirs(test::fixture("hf/mistral-dev/lora/adapter_model.safetensors")), mine(dir / "adapter_model.safetensors");
   for (const auto& [name, info] : theirs.tensors()) CHECK(mine.contains(name));
 
   const TokenBatch batch = sequences(2, 7, 384, 4);
   Model merged = base;
-  merge_lora(merged.weights(), peft);
-  const Matrix with_adapter = logits_of(base, batch, &peft), plain = logits_of(base, batch);
+  merge_lora(merged.weights(), from_peft);
+  const Matrix with_adapter = logits_of(base, batch, &from_peft), plain = logits_of(base, batch);
   CHECK(test::relative_error(test::span_of(logits_of(merged, batch)), test::span_of(with_adapter)) < 1e-5);
   CHECK(test::relative_error(test::span_of(plain), test::span_of(with_adapter)) > 1e-3);
 }
@@ -210,13 +211,13 @@ TEST_CASE("a run resumed from a checkpoint continues exactly (f32 and bf16 produ
     Model first_half = fresh();
     train::Trainer<train::Ntp> t2(first_half, {}, options);
     for (int s = 0; s < 2; ++s) t2.step(batch, 1e-2f);
-    io::save_checkpoint(dir.path, t2.trainable(), t2.adamw(), {2, 5, "ntp"});
-    CHECK(io::find_checkpoint(dir.path) == dir / "checkpoint");
+    train::save_checkpoint(dir.path, t2.trainable(), t2.adamw(), {2, 5, "ntp"});
+    CHECK(train::find_checkpoint(dir.path) == dir / "checkpoint");
 
     // bf16: the resumed trainer's bf16 copies of the base were made from the fresh weights, before the restore
     Model resumed = fresh();
     train::Trainer<train::Ntp> t3(resumed, {}, options);
-    const auto state = io::load_checkpoint(dir / "checkpoint", t3.trainable(), t3.adamw(), "ntp");
+    const auto state = train::load_checkpoint(dir / "checkpoint", t3.trainable(), t3.adamw(), "ntp");
     CHECK(state.step == 2);
     t3.resume_at(state.step);
     for (int s = 0; s < 2; ++s) t3.step(batch, 1e-2f);
@@ -227,18 +228,18 @@ TEST_CASE("a run resumed from a checkpoint continues exactly (f32 and bf16 produ
   Model other = fresh();
   const std::vector<float> untouched = other.parameters();
   train::Trainer<train::Ntp> t4(other, {}, {});
-  CHECK_THROWS_WITH(io::load_checkpoint(dir / "checkpoint", t4.trainable(), t4.adamw(), "mntp"), doctest::Contains("objective ntp"));
+  CHECK_THROWS_WITH(train::load_checkpoint(dir / "checkpoint", t4.trainable(), t4.adamw(), "mntp"), doctest::Contains("objective ntp"));
   std::vector<float> small(10);
-  CHECK_THROWS_WITH(io::load_checkpoint(dir / "checkpoint", small, nullptr, "ntp"), doctest::Contains("trainable parameters"));
+  CHECK_THROWS_WITH(train::load_checkpoint(dir / "checkpoint", small, nullptr, "ntp"), doctest::Contains("trainable parameters"));
   {
     std::fstream f(dir / "checkpoint/state.safetensors", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(-3, std::ios::end);
     f.put('\x7f');
   }
-  CHECK_THROWS_WITH(io::load_checkpoint(dir / "checkpoint", t4.trainable(), t4.adamw(), "ntp"),
+  CHECK_THROWS_WITH(train::load_checkpoint(dir / "checkpoint", t4.trainable(), t4.adamw(), "ntp"),
                     doctest::Contains("state.safetensors: damaged checkpoint: checksum mismatch"));
   std::filesystem::resize_file(dir / "checkpoint/state.safetensors", 100);
-  CHECK_THROWS_WITH(io::load_checkpoint(dir / "checkpoint", t4.trainable(), t4.adamw(), "ntp"), doctest::Contains("state.safetensors"));
+  CHECK_THROWS_WITH(train::load_checkpoint(dir / "checkpoint", t4.trainable(), t4.adamw(), "ntp"), doctest::Contains("state.safetensors"));
   CHECK(other.parameters() == untouched);
 }
 
@@ -254,7 +255,7 @@ TEST_CASE("bad input: labels out of range, views that disagree, unknown LoRA tar
 
   CHECK_THROWS_WITH(LoraAdapter(tiny_config(), {4, 8, 0, {"q_proj", "qkv_proj"}}), doctest::Contains("'qkv_proj' does not exist"));
   // the mistral-dev adapter on a model of another shape
-  CHECK_THROWS_WITH(io::load_adapter(test::fixture("hf/mistral-dev/lora"), tiny_config()),
+  CHECK_THROWS_WITH(peft::load_adapter(test::fixture("hf/mistral-dev/lora"), tiny_config()),
                     doctest::Contains("adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' has shape [4, 64], this model needs [4, 32]"));
 }
 

@@ -1,6 +1,7 @@
 // Training agrees with Hugging Face transformers (float64 reference) on the mistral-dev, gemma2-dev and
 // gemma3-dev fixtures (q_norm and k_norm included): the loss and the gradient of every parameter for NTP, MNTP and SimCSE, one AdamW step, and
 // the gradients of a PEFT LoRA adapter under MNTP.
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/train.hpp>
 #include <doctest/doctest.h>
 
@@ -109,7 +110,7 @@ TEST_CASE_TEMPLATE("one AdamW step from the MNTP gradients matches torch.optim.A
 TEST_CASE_TEMPLATE("LoRA adapter gradients under MNTP match PEFT", F, MistralDev, Gemma2Dev, Gemma3Dev) {
   const auto& reference = test::hf_reference(F::name);
   const Model model = load_model(model_dir(F::name));
-  const LoraAdapter adapter = io::load_adapter(model_dir(F::name) / "lora", model.config());
+  const LoraAdapter adapter = peft::load_adapter(model_dir(F::name) / "lora", model.config());
   CHECK(adapter.config().rank == 4);
   CHECK(adapter.config().scaling() == 2.0f);
   const Decoder<Bidirectional> decoder(model, &adapter);

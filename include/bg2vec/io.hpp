@@ -1,9 +1,7 @@
 #pragma once
-// Model input/output: safetensors, sharded weight folders, HF config.json, PEFT adapters, checkpoints, token batches.
+// Model input/output: safetensors, sharded weight folders, HF config.json, token batches.
 #include <bg2vec/io/batch_file.hpp>
-#include <bg2vec/io/checkpoint.hpp>
 #include <bg2vec/io/hf_config.hpp>
 #include <bg2vec/io/mapped_file.hpp>
-#include <bg2vec/io/peft.hpp>
 #include <bg2vec/io/safetensors.hpp>
 #include <bg2vec/io/tensor_store.hpp>

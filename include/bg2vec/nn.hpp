@@ -1,5 +1,6 @@
 #pragma once
-// The network: policies, layers (forward and backward side by side), decoder, pooling, encoder.
+// The network: policies, layers (forward and backward side by side), decoder, pooling, encoder, LoRA
+// adapters and their PEFT files.
 #include <bg2vec/nn/activations.hpp>
 #include <bg2vec/nn/attention.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
@@ -14,6 +15,7 @@
 #include <bg2vec/nn/mlp.hpp>
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/nn/parameters.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/nn/pooling.hpp>
 #include <bg2vec/nn/rmsnorm.hpp>
 #include <bg2vec/nn/rope.hpp>

@@ -1,9 +1,8 @@
 #pragma once
-// Training: objectives (Ntp, Mntp, SimCse), the masking collator, optimizers and schedules, LoRA
-// adapters in PEFT's format, checkpoints and the trainer.
-#include <bg2vec/io/checkpoint.hpp>
-#include <bg2vec/io/peft.hpp>
+// Training: objectives (Ntp, Mntp, SimCse), the masking collator, optimizers and schedules,
+// checkpoints and the trainer (LoRA adapters and their PEFT files are in nn.hpp).
 #include <bg2vec/train/batch.hpp>
+#include <bg2vec/train/checkpoint.hpp>
 #include <bg2vec/train/init.hpp>
 #include <bg2vec/train/masking.hpp>
 #include <bg2vec/train/objectives.hpp>

@@ -1,13 +1,13 @@
-// PEFT adapter_config.json (io/peft.hpp), then an adapter of that configuration for a small model.
+// PEFT adapter_config.json (nn/peft.hpp), then an adapter of that configuration for a small model.
 #include "fuzz_support.hpp"
 
-#include <bg2vec/io/peft.hpp>
+#include <bg2vec/nn/peft.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bg2vec;
   const auto path = fuzz::write_file("adapter/adapter_config.json", fuzz::text(data, size));
   fuzz::refusals_allowed([&] {
-    const LoraConfig lora = io::read_adapter_config(path.parent_path());
+    const LoraConfig lora = peft::read_adapter_config(path.parent_path());
     io::ModelConfig model;   // a tiny Mistral-shaped decoder
     model.architecture = "MistralForCausalLM";
     model.vocab_size = 32, model.hidden_size = 16, model.intermediate_size = 24, model.num_layers = 2;

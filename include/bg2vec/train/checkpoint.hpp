@@ -14,7 +14,7 @@
 #include <fstream>
 #include <optional>
 
-namespace bg2vec::io {
+namespace bg2vec::train {
 
 struct CheckpointState {
   int64_t step = 0;
@@ -28,7 +28,7 @@ inline uint64_t fnv1a(std::span<const std::byte> bytes) {
   return h;
 }
 
-inline void save_checkpoint(const std::filesystem::path& out_dir, std::span<const float> params, train::AdamW* adamw,
+inline void save_checkpoint(const std::filesystem::path& out_dir, std::span<const float> params, AdamW* adamw,
                             const CheckpointState& state) {
   const auto final_dir = out_dir / "checkpoint", old_dir = out_dir / "checkpoint.old";
   const auto temp_dir = out_dir / ("checkpoint.tmp." + std::to_string(::getpid()));
@@ -36,7 +36,7 @@ inline void save_checkpoint(const std::filesystem::path& out_dir, std::span<cons
   for (const auto& entry : std::filesystem::directory_iterator(out_dir))
     if (entry.path().filename().string().starts_with("checkpoint.tmp.")) std::filesystem::remove_all(entry.path());
   std::filesystem::create_directories(temp_dir);
-  SafetensorsWriter writer;
+  io::SafetensorsWriter writer;
   const Shape shape{int64_t(params.size())};
   writer.add("params", shape, params);
   if (adamw) {
@@ -44,7 +44,7 @@ inline void save_checkpoint(const std::filesystem::path& out_dir, std::span<cons
     writer.add("adamw.v", shape, std::span<const float>(adamw->v()));
   }
   writer.save(temp_dir / "state.safetensors");
-  const MappedFile written(temp_dir / "state.safetensors");
+  const io::MappedFile written(temp_dir / "state.safetensors");
   const nlohmann::json j = {{"step", state.step}, {"seed", state.seed}, {"objective", state.objective},
                             {"parameters", params.size()}, {"optimizer", adamw ? "adamw" : "sgd"},
                             {"adamw_steps", adamw ? adamw->steps() : 0},
@@ -65,7 +65,7 @@ inline std::optional<std::filesystem::path> find_checkpoint(const std::filesyste
 
 // Restores params and optimizer state; every check happens before anything is written, and a
 // damaged or foreign checkpoint is refused naming the file and the problem.
-inline CheckpointState load_checkpoint(const std::filesystem::path& dir, std::span<float> params, train::AdamW* adamw,
+inline CheckpointState load_checkpoint(const std::filesystem::path& dir, std::span<float> params, AdamW* adamw,
                                        const std::string& objective) {
   const auto json_file = dir / "trainer_state.json", state_file = dir / "state.safetensors";
   nlohmann::json j;
@@ -89,8 +89,8 @@ inline CheckpointState load_checkpoint(const std::filesystem::path& dir, std::sp
   if (adamw && !(j.contains("adamw_steps") && j["adamw_steps"].is_number_unsigned()))
     fail(json_file, "damaged checkpoint: \"adamw_steps\" is not a non-negative integer");
   if (!std::filesystem::exists(state_file)) fail(state_file, "damaged checkpoint: file missing");
-  const SafetensorsFile file(state_file);
-  if (std::to_string(fnv1a(MappedFile(state_file).bytes())) != j["checksum"].get<std::string>())
+  const io::SafetensorsFile file(state_file);
+  if (std::to_string(fnv1a(io::MappedFile(state_file).bytes())) != j["checksum"].get<std::string>())
     fail(state_file, "damaged checkpoint: checksum mismatch (the file changed after it was written)");
   if (j["objective"].get<std::string>() != objective)
     fail(json_file, "the checkpoint is of objective " + j["objective"].get<std::string>() + ", this run trains " + objective);
@@ -115,4 +115,4 @@ inline CheckpointState load_checkpoint(const std::filesystem::path& dir, std::sp
   return {j["step"].get<int64_t>(), j["seed"].get<uint64_t>(), j["objective"].get<std::string>()};
 }
 
-}  // namespace bg2vec::io
+}  // namespace bg2vec::train

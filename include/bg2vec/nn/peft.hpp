@@ -13,7 +13,7 @@
 #include <fstream>
 #include <set>
 
-namespace bg2vec::io {
+namespace bg2vec::peft {
 
 // The largest LoRA rank an adapter_config.json may ask for (PEFT's ranks are 4 to 256 in practice).
 inline constexpr int64_t kMaxLoraRank = 65536;
@@ -65,14 +65,14 @@ inline LoraConfig read_adapter_config(const std::filesystem::path& dir) {
 
 // Loads an adapter for the model of `config`; an adapter made for another shape is refused naming the
 // tensor and both shapes, and so is an unknown target or a tensor the adapter should not have.
-inline LoraAdapter load_adapter(const std::filesystem::path& dir, const ModelConfig& config) {
+inline LoraAdapter load_adapter(const std::filesystem::path& dir, const io::ModelConfig& config) {
   LoraConfig lora = read_adapter_config(dir);
   for (const auto& t : lora.targets)
     if (LoraLayout::module_index(t) < 0)
       fail(dir / "adapter_config.json", "target module '" + t + "' does not exist in " + config.architecture +
                                             " (expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj)");
   LoraAdapter adapter(config, lora);
-  const SafetensorsFile file(dir / "adapter_model.safetensors");
+  const io::SafetensorsFile file(dir / "adapter_model.safetensors");
   std::set<std::string> used;
   for (const auto& t : adapter.layout().tensors()) {
     std::string name = t.name;
@@ -83,8 +83,8 @@ inline LoraAdapter load_adapter(const std::filesystem::path& dir, const ModelCon
     }
     const auto& info = file.info(name);
     if (info.shape != t.shape)
-      fail(file.path(), "tensor '" + name + "' has shape " + shape_string(info.shape) + ", this model needs " +
-                            shape_string(t.shape) + ": the adapter was made for another model");
+      fail(file.path(), "tensor '" + name + "' has shape " + io::shape_string(info.shape) + ", this model needs " +
+                            io::shape_string(t.shape) + ": the adapter was made for another model");
     file.read_float32(name, adapter.parameter(t));
     used.insert(name);
   }
@@ -96,7 +96,7 @@ inline LoraAdapter load_adapter(const std::filesystem::path& dir, const ModelCon
 // Writes adapter_config.json and adapter_model.safetensors (float32) into dir, each atomically.
 inline void save_adapter(const LoraAdapter& adapter, const std::filesystem::path& dir, const std::string& base_model = "") {
   std::filesystem::create_directories(dir);
-  SafetensorsWriter writer;
+  io::SafetensorsWriter writer;
   writer.metadata("format", "pt");
   for (const auto& t : adapter.layout().tensors()) writer.add(t.name, t.shape, adapter.parameter(t));
   writer.save(dir / "adapter_model.safetensors");
@@ -111,4 +111,4 @@ inline void save_adapter(const LoraAdapter& adapter, const std::filesystem::path
   write_file_atomically(dir / "adapter_config.json", j.dump(2) + "\n");
 }
 
-}  // namespace bg2vec::io
+}  // namespace bg2vec::peft
