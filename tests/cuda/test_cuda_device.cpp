@@ -11,15 +11,10 @@
 #include <bg2vec/backend/cuda/gemm.hpp>
 #include <bg2vec/backend/cuda/runtime.hpp>
 #include <bg2vec/io/batch_file.hpp>
-// PEFT's adapter reader is moving from io/ to nn/ (uncommitted work of the time this was written): either place
-#if __has_include(<bg2vec/nn/peft.hpp>)
-#include <bg2vec/nn/peft.hpp>
-#else
-#include <bg2vec/io/peft.hpp>
-#endif
 #include <bg2vec/nn/cross_entropy.hpp>
 #include <bg2vec/nn/decoder.hpp>
 #include <bg2vec/nn/info_nce.hpp>
+#include <bg2vec/nn/peft.hpp>
 #include <bg2vec/nn/pooling.hpp>
 #include <doctest/doctest.h>
 
