@@ -2,6 +2,7 @@
 // Helpers shared by the test suites: fixture paths and comparisons against reference tensors.
 #include <bg2vec/core/tensor.hpp>
 #include <bg2vec/io/safetensors.hpp>
+#include <bg2vec/nn/attention_policy.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -10,9 +11,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unistd.h>
 
 namespace bg2vec::test {
@@ -60,6 +63,25 @@ struct CausalWithoutWindow {
   static constexpr bool honours_sliding_window = false;
   static constexpr bool sees(int query, int key) { return key <= query; }
 };
+
+// One fixture under one attention policy; prefix() names its references (bidir_* or causal_*). The causal_*
+// references have no sliding window, so a causal case is On<F, CausalWithoutWindow>.
+template <class F, class A>
+struct On {
+  using fixture = F;
+  using attention = A;
+  static std::string prefix() { return std::is_same_v<A, Bidirectional> ? "bidir_" : "causal_"; }
+};
+
+// Normal(0, scale) entries, the same for a seed wherever the test runs (mt19937_64; libstdc++'s
+// normal_distribution).
+inline Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  Matrix m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+  return m;
+}
 
 inline std::span<const float> span_of(const Eigen::Ref<const Matrix>& m) {
   return {m.data(), size_t(m.size())};

@@ -8,7 +8,6 @@
 
 #include "support.hpp"
 
-#include <random>
 
 using namespace bg2vec;
 using layers::AttentionShape;
@@ -98,13 +97,7 @@ void reference_backward(const MatrixD& q, const MatrixD& k, const MatrixD& v, co
 
 // ---- inputs ---------------------------------------------------------------------------------------
 
-Matrix random_matrix(Eigen::Index r, Eigen::Index c, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> n(0.0f, scale);
-  Matrix m(r, c);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(rng);
-  return m;
-}
+using test::random_matrix;
 
 enum class Padding { None, Right, Left };
 

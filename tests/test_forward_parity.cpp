@@ -14,14 +14,7 @@ namespace {
 
 constexpr double kTolerance = 1e-4;   // relative to the reference's largest value
 
-// One fixture under one attention policy. The causal_* references have no sliding window, so the
-// causal case is test::CausalWithoutWindow (support.hpp says why).
-template <class F, class A>
-struct On {
-  using fixture = F;
-  using attention = A;
-  static std::string prefix() { return std::is_same_v<A, Bidirectional> ? "bidir_" : "causal_"; }
-};
+using test::On;
 using test::CausalWithoutWindow;
 using test::Gemma2Dev;
 using test::Gemma3Dev;

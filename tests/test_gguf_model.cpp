@@ -35,13 +35,7 @@ struct Gemma3Q8 {
   static constexpr double tolerance = 5e-2;
 };
 
-// The fixtures' causal_* references have no sliding window (see support.hpp).
-template <class F, class A>
-struct On {
-  using fixture = F;
-  using attention = A;
-  static std::string prefix() { return std::is_same_v<A, Bidirectional> ? "bidir_" : "causal_"; }
-};
+using test::On;
 using test::CausalWithoutWindow;
 
 std::string read_bytes(const std::filesystem::path& path) {

@@ -6,21 +6,15 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
+
+#include "support.hpp"
 
 using namespace bg2vec;
 using namespace bg2vec::index;
 
 namespace {
 
-Matrix random_matrix(int rows, int cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  Matrix m(rows, cols);
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) m(i, j) = normal(rng);
-  return m;
-}
+using test::random_matrix;
 
 // Exact top-k by cosine similarity with Eigen: the reference FAISS must agree with.
 std::vector<Hits> brute_force(const Matrix& base, const Matrix& queries, int k) {

@@ -15,7 +15,6 @@
 #include "support.hpp"
 
 #include <functional>
-#include <random>
 
 using namespace bg2vec;
 
@@ -24,13 +23,7 @@ namespace {
 using MatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Mask = std::function<bool(int b, int query, int key)>;   // the policy's definition, key padding aside
 
-Matrix random_matrix(Eigen::Index r, Eigen::Index c, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> n(0.0f, 1.0f);
-  Matrix m(r, c);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(rng);
-  return m;
-}
+using test::random_matrix;
 
 // Row b has `lengths[b]` real tokens (right padding) of which the first `instruction[b]` are not pooled.
 TokenBatch batch_of(int T, const std::vector<int>& lengths, const std::vector<int>& instruction) {

@@ -16,13 +16,7 @@ namespace {
 
 constexpr double kStep = 1e-2, kTolerance = 1e-2;
 
-Matrix random_matrix(Eigen::Index r, Eigen::Index c, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> n(0.0f, scale);
-  Matrix m(r, c);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(rng);
-  return m;
-}
+using test::random_matrix;
 
 double dot(const Eigen::Ref<const Matrix>& a, const Eigen::Ref<const Matrix>& b) {
   return a.cast<double>().cwiseProduct(b.cast<double>()).sum();

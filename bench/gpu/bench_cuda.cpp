@@ -59,21 +59,34 @@ struct Args {
 
 constexpr const char* mode_name(bool bf16) { return bf16 ? "bf16" : "f32"; }
 
-template <class T>
-nlohmann::json run_encode(const Model& model, const TokenBatch& batch, int iters, Matrix& embeddings) {
-  size_t free_before = 0, total = 0;
-  cu::check(cudaMemGetInfo(&free_before, &total), "reading the device memory");
-  cu::DeviceDecoder<T> gpu(model);
-  embeddings = gpu.template embed<Bidirectional, pool::Mean>(batch);   // warm-up: sizes the arena, plans the products
-  size_t free_after = 0;
-  cu::check(cudaMemGetInfo(&free_after, &total), "reading the device memory");
+size_t device_free_bytes() {
+  size_t free = 0, total = 0;
+  cu::check(cudaMemGetInfo(&free, &total), "reading the device memory");
+  return free;
+}
+
+// The seconds of each of `iters` calls of f (which ends synchronised with the device), sorted.
+template <class F>
+std::vector<double> sorted_seconds(int iters, F&& f) {
   std::vector<double> seconds;
   for (int i = 0; i < iters; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    embeddings = gpu.template embed<Bidirectional, pool::Mean>(batch);   // ends with the download: synchronous
+    f();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(seconds.begin(), seconds.end());
+  return seconds;
+}
+
+template <class T>
+nlohmann::json run_encode(const Model& model, const TokenBatch& batch, int iters, Matrix& embeddings) {
+  const size_t free_before = device_free_bytes();
+  cu::DeviceDecoder<T> gpu(model);
+  embeddings = gpu.template embed<Bidirectional, pool::Mean>(batch);   // warm-up: sizes the arena, plans the products
+  const size_t free_after = device_free_bytes();
+  const auto seconds = sorted_seconds(iters, [&] {
+    embeddings = gpu.template embed<Bidirectional, pool::Mean>(batch);   // ends with the download: synchronous
+  });
   const double median = seconds[seconds.size() / 2], tokens = double(batch.tokens());
   return {{"bench", "encode"},
           {"mode", mode_name(std::is_same_v<T, cu::Bf16>)},
@@ -93,8 +106,7 @@ nlohmann::json run_encode(const Model& model, const TokenBatch& batch, int iters
 template <class T>
 nlohmann::json run_mntp(const Model& model, const TokenBatch& batch, const std::vector<int32_t>& labels, int iters,
                         const LoraAdapter* lora = nullptr) {
-  size_t free_before = 0, total = 0;
-  cu::check(cudaMemGetInfo(&free_before, &total), "reading the device memory");
+  const size_t free_before = device_free_bytes();
   cu::DeviceDecoder<T> gpu(model, /*trainable=*/true, lora);
   if (lora) gpu.set_lora_dropout(lora->config().dropout, 1);
   auto step = [&] {
@@ -106,15 +118,8 @@ nlohmann::json run_mntp(const Model& model, const TokenBatch& batch, const std::
   };
   double loss = step();
   loss = step();
-  size_t free_after = 0;
-  cu::check(cudaMemGetInfo(&free_after, &total), "reading the device memory");
-  std::vector<double> seconds;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    loss = step();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
+  const size_t free_after = device_free_bytes();
+  const auto seconds = sorted_seconds(iters, [&] { loss = step(); });
   const auto& c = model.config();
   size_t predictions = 0;
   for (const int32_t y : labels) predictions += y != -100;
@@ -137,8 +142,7 @@ nlohmann::json run_mntp(const Model& model, const TokenBatch& batch, const std::
 // base's weight gradients are not computed) and the attention's 12 L T^2 d heads per sequence.
 template <class T>
 nlohmann::json run_simcse(const Model& model, const TokenBatch& batch, const LoraAdapter& lora, int iters) {
-  size_t free_before = 0, total = 0;
-  cu::check(cudaMemGetInfo(&free_before, &total), "reading the device memory");
+  const size_t free_before = device_free_bytes();
   cu::DeviceDecoder<T> gpu(model, /*trainable=*/true, &lora);
   gpu.set_lora_dropout(lora.config().dropout, 1);
   uint64_t seed = 0;
@@ -151,15 +155,8 @@ nlohmann::json run_simcse(const Model& model, const TokenBatch& batch, const Lor
   };
   double loss = step();
   loss = step();
-  size_t free_after = 0;
-  cu::check(cudaMemGetInfo(&free_after, &total), "reading the device memory");
-  std::vector<double> seconds;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    loss = step();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
+  const size_t free_after = device_free_bytes();
+  const auto seconds = sorted_seconds(iters, [&] { loss = step(); });
   const auto& c = model.config();
   const double median = seconds[seconds.size() / 2], tokens = double(batch.tokens());
   const double decoder_params = double(model.parameter_count()) - 2.0 * c.vocab_size * c.hidden_size;

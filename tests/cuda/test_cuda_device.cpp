@@ -21,7 +21,6 @@
 #include "../support.hpp"
 
 #include <cstdio>
-#include <random>
 
 using namespace bg2vec;
 namespace cu = bg2vec::backend::cuda;
@@ -37,24 +36,13 @@ constexpr double kHfGradTolerance = 1e-3; // per tensor, as tests/test_train_par
 // value on these 2-3-layer models.
 constexpr double kBf16Tolerance = 3e-2;
 
-Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Matrix m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-  return m;
-}
+using test::random_matrix;
 
 double relative_error(const Eigen::Ref<const Matrix>& a, const Eigen::Ref<const Matrix>& b) {
   return test::relative_error(test::span_of(a), test::span_of(b));
 }
 
-template <class F, class A>
-struct On {
-  using fixture = F;
-  using attention = A;
-  static std::string prefix() { return std::is_same_v<A, Bidirectional> ? "bidir_" : "causal_"; }
-};
+using test::On;
 using test::CausalWithoutWindow;
 using test::Gemma2Dev;
 using test::Gemma3Dev;
