@@ -67,12 +67,13 @@ int encode(const Args& args) {
   if (vm.count("ids")) {
     const io::SafetensorsFile file(vm["ids"].as<std::string>());
     const TokenBatch batch = io::read_token_batch(file);
-    const Model model = load_model(model_dir);
+    const InferenceModel loaded = load_for_inference(model_dir, compute);   // bf16: the projections packed as they are read
+    const Model& model = *loaded.model;
     EncoderSettings settings = EncoderSettings::load(model_dir);
     const std::string attention = vm["attention"].as<std::string>().empty() ? settings.attention : vm["attention"].as<std::string>();
     const std::string pooling = vm["pooling"].as<std::string>().empty() ? settings.pooling : vm["pooling"].as<std::string>();
     const bool want_logits = vm["logits"].as<bool>();
-    const backend::Projections projections(model.weights(), compute);   // bf16: the weights packed once
+    const backend::Projections& projections = loaded.projections;
     Matrix embeddings(batch.batch, model.config().hidden_size);
     Matrix logits(want_logits ? Eigen::Index(batch.tokens()) : 0, model.config().vocab_size);
     Progress bar("encode", batch.batch, "sequences");
@@ -90,8 +91,7 @@ int encode(const Args& args) {
       writer.add("logits", {batch.batch, batch.seq_len, logits.cols()}, std::span<const float>(logits.data(), size_t(logits.size())));
   } else {
     if (vm["logits"].as<bool>()) fail("--logits needs --ids (texts have no fixed [B, T] shape)");
-    auto encoder = TextEncoder::load(model_dir, vm["attention"].as<std::string>(), vm["pooling"].as<std::string>());
-    encoder.set_compute(compute);
+    const auto encoder = TextEncoder::load(model_dir, vm["attention"].as<std::string>(), vm["pooling"].as<std::string>(), compute);
     const Matrix embeddings = encoder.encode(read_texts(vm), batch_size, /*progress=*/true);
     writer.add("embeddings", {embeddings.rows(), embeddings.cols()}, std::span<const float>(embeddings.data(), size_t(embeddings.size())));
   }

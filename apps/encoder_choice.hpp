@@ -39,9 +39,8 @@ inline EncoderChoice encoder_choice(const po::variables_map& vm) {
 class Embedder {
  public:
   Embedder(const EncoderChoice& choice, int batch_size)
-      : encoder_(TextEncoder::load(choice.model, choice.attention, choice.pooling)), batch_size_(batch_size) {
+      : encoder_(TextEncoder::load(choice.model, choice.attention, choice.pooling, choice.compute)), batch_size_(batch_size) {
     require(batch_size > 0, "--batch-size must be positive");
-    encoder_.set_compute(choice.compute);
   }
 
   Matrix embed(const std::vector<std::string>& texts, bool progress = true) const {

@@ -25,12 +25,13 @@ std::string human_bytes(double bytes) {
 // Peak resident memory of encoding and of one MNTP step (full and LoRA), from the shapes (nn/memory_estimate.hpp),
 // against this machine's RAM.
 void print_memory(const io::ModelConfig& c, backend::Compute compute, int B, int T, int rank, bool checkpointing,
-                  double file_bytes, bool gguf) {
+                  double file_bytes) {
   const bool bf16 = compute == backend::Compute::Bf16;
   std::printf("memory estimate  %s (%s), batch %d x %d; peak resident bytes of the buffers (program and libraries not "
               "counted)%s\n",
               std::string(backend::compute_name(compute)).c_str(),
-              bf16 ? "float32 master weights + bf16 packed copies of the seven projections" : "float32 weights",
+              bf16 ? "encode: the seven projections as bf16 copies only; training: float32 master weights + bf16 packed copies"
+                   : "float32 weights",
               B, T, bf16 && !backend::cpu::has_avx512_bf16() ? "; this CPU cannot run bf16 (no AVX512-BF16)" : "");
   auto line = [](const char* what, const memory::Estimate& e) {
     const memory::Phase& p = e.peak_phase();
@@ -47,10 +48,10 @@ void print_memory(const io::ModelConfig& c, backend::Compute compute, int B, int
   memory::StepShape lora = full;
   lora.lora = true;
   lora.lora_config.rank = rank;
-  const double encode = line("encode", memory::inference(c, compute, B, T, file_bytes, gguf));
-  const double step_full = line("MNTP step, full", memory::training(c, compute, full, file_bytes, gguf));
+  const double encode = line("encode", memory::inference(c, compute, B, T, file_bytes));
+  const double step_full = line("MNTP step, full", memory::training(c, compute, full, file_bytes));
   const std::string lora_name = "MNTP step, LoRA r" + std::to_string(rank);
-  const double step_lora = line(lora_name.c_str(), memory::training(c, compute, lora, file_bytes, gguf));
+  const double step_lora = line(lora_name.c_str(), memory::training(c, compute, lora, file_bytes));
   const double ram = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
   // What other programs leave: MemAvailable (free memory plus the page cache that can be reclaimed), where Linux has it.
   std::string available;
@@ -167,7 +168,7 @@ int inspect(const Args& args) {
   std::printf("(%s on disk)\n", human_bytes(stored_bytes).c_str());
   std::printf("encoder          %s attention, %s pooling%s\n", settings.attention.c_str(), settings.pooling.c_str(),
               std::filesystem::exists(dir / "bg2vec.json") ? " (bg2vec.json)" : " (defaults: no bg2vec.json)");
-  print_memory(c, compute, B, T, rank, vm["checkpointing"].as<bool>(), stored_bytes, is_gguf(dir));
+  print_memory(c, compute, B, T, rank, vm["checkpointing"].as<bool>(), stored_bytes);
   if (vm["tensors"].as<bool>())
     for (const auto& t : stored) std::printf("  %-60s %-5s %s\n", t.name.c_str(), t.type.c_str(), io::shape_string(t.shape).c_str());
   return 0;

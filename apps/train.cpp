@@ -72,7 +72,7 @@ void check_resources(const io::ModelConfig& c, const po::variables_map& vm, cons
     const io::TensorStore store(model_dir);
     for (const auto& name : store.names()) file_bytes += double(store.info(name).end - store.info(name).begin);
   }
-  const double memory_needed = memory::training(c, compute_choice(vm), shape, file_bytes, gguf).peak();
+  const double memory_needed = memory::training(c, compute_choice(vm), shape, file_bytes).peak();
   if (const auto available = available_memory_bytes(); available && memory_needed > *available)
     fail("this run needs about " + gib(memory_needed) + " of memory at its peak and " + gib(*available) +
          " is available (a smaller --batch-size or --seq-len, --activation-checkpointing or LoRA need less; "

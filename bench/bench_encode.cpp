@@ -55,8 +55,19 @@ int main(int argc, char** argv) {
   if (vm.count("help")) { std::cout << options; return 0; }
   po::notify(vm);
 
-  std::optional<Model> loaded;
-  if (vm.count("model")) loaded.emplace(load_model(vm["model"].as<std::string>()));
+  const std::string which = vm["compute"].as<std::string>();
+  std::vector<backend::Compute> computes;
+  if (which == "both") computes = {backend::Compute::F32, backend::Compute::Bf16};
+  else computes = {backend::parse_compute(which)};
+  // A real model in one compute type is loaded as `bg2vec encode` loads it (bf16: the projections as bf16 copies
+  // only, so the peak RSS is the CLI's); "both" needs the float32 weights for the f32 line.
+  std::shared_ptr<const Model> loaded;
+  backend::Projections lean_projections;
+  if (vm.count("model")) {
+    InferenceModel m = load_for_inference(vm["model"].as<std::string>(), computes.size() == 1 ? computes[0] : backend::Compute::F32);
+    loaded = std::move(m.model);
+    lean_projections = std::move(m.projections);
+  }
   io::ModelConfig c;
   if (loaded) {
     c = loaded->config();
@@ -73,9 +84,10 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(0);
   if (!loaded) {
-    loaded.emplace(c);
+    auto random = std::make_shared<Model>(c);
     std::normal_distribution<float> normal(0.0f, 0.02f);
-    for (float& p : loaded->parameters()) p = normal(rng);
+    for (float& p : random->parameters()) p = normal(rng);
+    loaded = std::move(random);
   }
   const Model& model = *loaded;
 
@@ -97,16 +109,14 @@ int main(int argc, char** argv) {
   }
 
   const std::string attention = vm["attention"].as<std::string>(), pooling = vm["pooling"].as<std::string>();
-  const std::string which = vm["compute"].as<std::string>();
-  std::vector<backend::Compute> computes;
-  if (which == "both") computes = {backend::Compute::F32, backend::Compute::Bf16};
-  else computes = {backend::parse_compute(which)};
-  nlohmann::json out = {{"params_m", double(model.parameter_count()) / 1e6}, {"batch", B}, {"seq_len", T},
+  const double params = double(ParameterLayout(c).total());   // also where the lean model keeps the projections packed
+  nlohmann::json out = {{"params_m", params / 1e6}, {"batch", B}, {"seq_len", T},
                         {"attention", attention}, {"threads", Eigen::nbThreads()}};
   Matrix first;
   io::SafetensorsWriter saved;   // copies what it is given
   for (const backend::Compute compute : computes) {
-    const backend::Projections projections(model.weights(), compute);
+    const backend::Projections projections =
+        model.weights().has_projection_weights() ? backend::Projections(model.weights(), compute) : lean_projections;
     const Matrix warm = embed(model, batch, attention, pooling, nullptr, projections);   // warm-up
     if (vm.count("save"))
       saved.add("embeddings_" + std::string(backend::compute_name(compute)), {warm.rows(), warm.cols()},
@@ -127,7 +137,7 @@ int main(int argc, char** argv) {
                      std::to_string((warm - first).cwiseAbs().maxCoeff() / first.cwiseAbs().maxCoeff());
     std::printf("bg2vec encode %s: %.2fM params, batch %d x %d, %s, %d threads: %.0f tokens/s (best %.1f ms/batch, median "
                 "%.1f, CPU %.1f ms/batch)%s\n",
-                std::string(backend::compute_name(compute)).c_str(), double(model.parameter_count()) / 1e6, B, T,
+                std::string(backend::compute_name(compute)).c_str(), params / 1e6, B, T,
                 attention.c_str(), Eigen::nbThreads(), double(B) * T / (best / 1e3), best, median, cpu_ms, agreement.c_str());
     out["runs"].push_back({{"compute", backend::compute_name(compute)}, {"tokens_per_s", double(B) * T / (best / 1e3)},
                            {"best_ms", best}, {"median_ms", median}, {"cpu_ms", cpu_ms}});

@@ -3,7 +3,8 @@
 // per call, float32 accumulation and output) and, where the build found it, oneDNN's matmul (bf16 in with the
 // f32 -> bf16 reorder of x counted, f32 out; and its float32 matmul). Also the machine's peak: a tight loop of
 // independent vdpbf16ps and of float32 FMAs on every thread. Each figure is the minimum over --reps calls
-// (after one warm-up). Prints a table and, with --json FILE, the same as JSON.
+// (after one warm-up). Then the backward's weight gradient dW = dy^T x (Eigen float32 against the bf16 kernel)
+// and the time to pack a weight. Prints two tables and, with --json FILE, the same as JSON.
 #include <bg2vec/backend/cpu/bf16_gemm.hpp>
 
 #include <boost/program_options.hpp>
@@ -141,6 +142,35 @@ int main(int argc, char** argv) {
     out["gemm"].push_back({{"N", s.N}, {"H", s.H}, {"F", s.F}, {"what", s.what},
                            {"gflops", {{"eigen_f32", gf(t_eigen)}, {"own_bf16", gf(t_own)}, {"dnnl_bf16", gf(t_dnnl)}, {"dnnl_f32", gf(t_dnnl32)}}},
                            {"own_bf16_rel_error", err}});
+  }
+
+  // The backward's products of a training step: the weight gradient dW = dy^T x (dy [N, F], x [N, H]), Eigen
+  // float32 against the bf16 kernel with x packed and dy^T converted on every call (both counted); and the cost
+  // of packing a weight (after each full step, twice per projection), element by element against vectorised.
+  std::printf("\n%6s %5s %7s  %-26s %9s %9s  %-12s %10s %10s %10s %10s\n", "N", "H", "F", "what", "dW f32", "dW bf16",
+              "(GFLOP/s)", "pack W^T", "(by elem)", "pack W", "(by elem) ms");
+  for (const auto& s : cases) {
+    if (s.N < 1024) continue;   // a weight gradient reduces over a whole batch's rows
+    Matrix x(s.N, s.H), dy(s.N, s.F), w(s.F, s.H), dw(s.F, s.H), dw16(s.F, s.H);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+    for (Eigen::Index i = 0; i < dy.size(); ++i) dy.data()[i] = normal(rng);
+    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = normal(rng);
+    const double flop = 2.0 * double(s.N) * double(s.H) * double(s.F);
+    const double t_eigen = min_seconds(reps, [&] { dw.noalias() = dy.transpose() * x; });
+    const double t_own = min_seconds(reps, [&] { backend::cpu::gemm_bf16_at_b(dy, x, dw16, false); });
+    const double err = (dw16 - dw).cwiseAbs().maxCoeff() / dw.cwiseAbs().maxCoeff();
+    using backend::cpu::PackedB;
+    const double p_wt = min_seconds(reps, [&] { (void)PackedB::for_x_wt(w); });
+    const double p_wt_elem = min_seconds(reps, [&] { (void)PackedB(w.cols(), w.rows(), [&](int64_t k, int64_t c) { return w(c, k); }); });
+    const double p_w = min_seconds(reps, [&] { (void)PackedB::for_x_w(w); });
+    const double p_w_elem = min_seconds(reps, [&] { (void)PackedB(w.rows(), w.cols(), [&](int64_t k, int64_t c) { return w(k, c); }); });
+    std::printf("%6ld %5ld %7ld  %-26s %9.1f %9.1f  %-12.1e %10.2f %10.2f %10.2f %10.2f\n", long(s.N), long(s.H), long(s.F), s.what,
+                flop / t_eigen / 1e9, flop / t_own / 1e9, err, 1e3 * p_wt, 1e3 * p_wt_elem, 1e3 * p_w, 1e3 * p_w_elem);
+    out["weight_gradient"].push_back({{"N", s.N}, {"H", s.H}, {"F", s.F}, {"what", s.what},
+                                      {"gflops", {{"eigen_f32", flop / t_eigen / 1e9}, {"own_bf16", flop / t_own / 1e9}}},
+                                      {"own_bf16_rel_error", err},
+                                      {"pack_ms", {{"x_wt", 1e3 * p_wt}, {"x_wt_by_element", 1e3 * p_wt_elem},
+                                                   {"x_w", 1e3 * p_w}, {"x_w_by_element", 1e3 * p_w_elem}}}});
   }
   if (vm.count("json")) std::ofstream(vm["json"].as<std::string>()) << out.dump(2) << "\n";
   return 0;

@@ -17,6 +17,7 @@
 
 #include "support.hpp"
 
+#include <cstring>
 #include <random>
 
 using namespace bg2vec;
@@ -74,6 +75,34 @@ TEST_CASE("the bf16 kernel computes the product of the bf16-rounded operands, wi
     const Eigen::MatrixXd dx_expected = dy.unaryExpr(&round_bf16).cast<double>() * w.unaryExpr(&round_bf16).cast<double>();
     CHECK((dx.cast<double>() - dx_expected).cwiseAbs().maxCoeff() / dx_expected.cwiseAbs().maxCoeff() < 1e-5);
   }
+  // dW (+)= dy^T x, a weight gradient: reduced over the rows (odd counts, the blocked reduction past 2048 rows).
+  for (const Case s : {Case{1, 1, 1}, Case{7, 5, 3}, Case{33, 17, 50}, Case{130, 64, 97}, Case{4099, 20, 49}}) {
+    CAPTURE(s.M);
+    CAPTURE(s.K);
+    CAPTURE(s.C);
+    Matrix dy(s.M, s.K), x(s.M, s.C), dw0(s.K, s.C);
+    for (Eigen::Index i = 0; i < dy.size(); ++i) dy.data()[i] = normal(rng);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+    for (Eigen::Index i = 0; i < dw0.size(); ++i) dw0.data()[i] = normal(rng);
+    const Eigen::MatrixXd expected = dy.unaryExpr(&round_bf16).cast<double>().transpose() * x.unaryExpr(&round_bf16).cast<double>();
+    const double scale = expected.cwiseAbs().maxCoeff();
+    Matrix dw = dw0;
+    backend::cpu::gemm_bf16_at_b(dy, x, dw, /*accumulate=*/true);
+    CHECK((dw.cast<double>() - dw0.cast<double>() - expected).cwiseAbs().maxCoeff() / scale < 1e-5);
+    backend::cpu::gemm_bf16_at_b(dy, x, dw, /*accumulate=*/false);
+    CHECK((dw.cast<double>() - expected).cwiseAbs().maxCoeff() / scale < 1e-5);
+  }
+  // ... from views with outer strides, as the decoder passes column slices.
+  {
+    Matrix wide_dy(40, 30), wide_x(40, 70), dw = Matrix::Zero(12, 50);
+    for (Eigen::Index i = 0; i < wide_dy.size(); ++i) wide_dy.data()[i] = normal(rng);
+    for (Eigen::Index i = 0; i < wide_x.size(); ++i) wide_x.data()[i] = normal(rng);
+    backend::cpu::gemm_bf16_at_b(wide_dy.middleCols(5, 12), wide_x.middleCols(10, 50), dw, false);
+    const Eigen::MatrixXd expected = wide_dy.middleCols(5, 12).unaryExpr(&round_bf16).cast<double>().transpose() *
+                                     wide_x.middleCols(10, 50).unaryExpr(&round_bf16).cast<double>();
+    CHECK((dw.cast<double>() - expected).cwiseAbs().maxCoeff() / expected.cwiseAbs().maxCoeff() < 1e-5);
+    CHECK_THROWS(backend::cpu::gemm_bf16_at_b(wide_dy, wide_x, dw, false));
+  }
   // Row blocks of a view with an outer stride (a slice of a wider matrix) are read and written in place.
   Matrix wide = Matrix::Zero(10, 40), w(24, 16);
   for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = normal(rng);
@@ -85,6 +114,27 @@ TEST_CASE("the bf16 kernel computes the product of the bf16-rounded operands, wi
   const Eigen::MatrixXd expected = x.unaryExpr(&round_bf16).cast<double>() * w.unaryExpr(&round_bf16).cast<double>().transpose();
   CHECK((wide.middleCols(8, 24).cast<double>() - expected).cwiseAbs().maxCoeff() / expected.cwiseAbs().maxCoeff() < 1e-5);
   CHECK_THROWS(backend::cpu::gemm_bf16(x, backend::cpu::PackedB::for_x_w(w), wide.middleCols(8, 24), false));
+}
+
+TEST_CASE("the vectorised packers lay out B as the element-by-element definition does") {
+  if (!backend::cpu::has_avx512_bf16()) { MESSAGE("no AVX512-BF16 on this CPU: not tested"); return; }
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  // Rows and columns around the panel width (48), the conversion width (16) and the transposer's block (256 pairs).
+  for (const auto [rows, cols] : {std::pair{1, 1}, {3, 5}, {48, 16}, {50, 33}, {97, 130}, {17, 513}, {200, 1031}}) {
+    CAPTURE(rows);
+    CAPTURE(cols);
+    Matrix w(rows, cols);
+    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = normal(rng);
+    const auto same = [](const backend::cpu::PackedB& a, const backend::cpu::PackedB& b) {
+      return a.bytes() == b.bytes() && a.K() == b.K() && a.C() == b.C() &&
+             std::memcmp(a.panel(0), b.panel(0), a.bytes()) == 0;
+    };
+    CHECK(same(backend::cpu::PackedB::for_x_wt(w),
+               backend::cpu::PackedB(w.cols(), w.rows(), [&](int64_t k, int64_t c) { return w(c, k); })));
+    CHECK(same(backend::cpu::PackedB::for_x_w(w),
+               backend::cpu::PackedB(w.rows(), w.cols(), [&](int64_t k, int64_t c) { return w(k, c); })));
+  }
 }
 
 TEST_CASE_TEMPLATE("bf16 embeddings and gradients agree with float32 within the bf16 tolerances", F, test::MistralDev,
@@ -149,6 +199,64 @@ TEST_CASE_TEMPLATE("bf16 embeddings and gradients agree with float32 within the 
   MESSAGE(name << " bf16 vs f32 (max |diff| / max |f32|): embeddings " << embed_err << ", logits " << logits_err
                << ", MNTP loss " << loss16 << " vs " << loss32 << ", worst parameter gradient " << grad_err
                << ", worst LoRA gradient " << lora_err);
+}
+
+TEST_CASE_TEMPLATE("a model loaded for bf16 encoding keeps no float32 projections and encodes as the full model's bf16 path",
+                   F, test::MistralDev, test::Gemma2Dev, test::Gemma3Dev) {
+  if (!backend::cpu::has_avx512_bf16()) { MESSAGE("no AVX512-BF16 on this CPU: not tested"); return; }
+  const std::string name = F::name;
+  const TokenBatch batch = io::read_token_batch(test::hf_reference(name));
+  const Model full = load_model(test::fixture("hf/" + name));
+  const InferenceModel lean = load_for_inference(test::fixture("hf/" + name), backend::Compute::Bf16);
+  double projection_floats = 0;
+  for (const auto& layer : full.weights().layers)
+    for (const MatrixView* w : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down})
+      projection_floats += double(w->size());
+  CHECK(double(lean.model->parameter_count()) == double(full.parameter_count()) - projection_floats);
+  CHECK_FALSE(lean.model->weights().has_projection_weights());
+  // What stays in the buffer is read as before.
+  for (const auto& p : lean.model->layout().tensors()) {
+    CAPTURE(p.name);
+    const auto a = lean.model->parameter(p.name), b = full.parameter(p.name);
+    CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+  }
+  // The same bf16 copies, so the same embeddings and logits, bit for bit.
+  const backend::Projections packed_from_full(full.weights(), backend::Compute::Bf16);
+  CHECK(lean.projections.packed_bytes() == packed_from_full.packed_bytes());
+  Matrix l_full, l_lean;
+  const Matrix e_full = embed<Bidirectional, pool::Mean>(full, batch, &l_full, packed_from_full);
+  const Matrix e_lean = embed<Bidirectional, pool::Mean>(*lean.model, batch, &l_lean, lean.projections);
+  CHECK(e_lean == e_full);
+  CHECK(l_lean == l_full);
+  // What needs the float32 projections says so.
+  const auto needs = doctest::Contains("in bf16 only");
+  CHECK_THROWS_WITH_AS(Decoder<Bidirectional>(*lean.model), needs, Error);
+  CHECK_THROWS_WITH_AS(save_model(*lean.model, test::TempDir("lean-save").path / "m"), needs, Error);
+  Model copy(*lean.model);
+  train::TrainerOptions opts;
+  opts.compute = backend::Compute::Bf16;
+  CHECK_THROWS_WITH_AS(train::Trainer<train::Ntp>(copy, train::Ntp{}, opts), doctest::Contains("no float32 copy"), Error);
+  CHECK_THROWS_WITH_AS(merge_lora(copy.weights(), peft::load_adapter(test::fixture("hf/" + name) / "lora", copy.config())),
+                       doctest::Contains("without its float32 projections"), Error);
+  Activations acts(lean.model->config(), batch.batch, batch.seq_len, /*keep_all_layers=*/true);
+  const Decoder<Bidirectional> decoder(*lean.model, nullptr, lean.projections);
+  decoder.forward(batch, acts);
+  CHECK_THROWS_WITH_AS(decoder.backward(batch, acts, acts.hidden(), nullptr), needs, Error);
+}
+
+TEST_CASE("TextEncoder in bf16 loads the lean model; a GGUF file loads the same way") {
+  if (!backend::cpu::has_avx512_bf16()) { MESSAGE("no AVX512-BF16 on this CPU: not tested"); return; }
+  const auto path = test::fixture("gguf/gemma3-dev-f32.gguf");
+  const std::vector<std::string> texts = {"Съединение прави силата.", "София е столицата на България."};
+  const TextEncoder lean = TextEncoder::load(path, "bidirectional", "mean", backend::Compute::Bf16);
+  CHECK(lean.compute() == backend::Compute::Bf16);
+  CHECK_FALSE(lean.model().weights().has_projection_weights());
+  TextEncoder full = TextEncoder::load(path, "bidirectional", "mean");
+  CHECK(full.model().weights().has_projection_weights());
+  full.set_compute(backend::Compute::Bf16);
+  CHECK(lean.encode(texts) == full.encode(texts));
+  TextEncoder switching = TextEncoder::load(path, "bidirectional", "mean", backend::Compute::Bf16);
+  CHECK_THROWS_WITH_AS(switching.set_compute(backend::Compute::F32), doctest::Contains("in bf16 only"), Error);
 }
 
 TEST_CASE("the lm_head's cross-entropy in bf16: loss and d_hidden within the bf16 tolerances of float32, its copies counted") {

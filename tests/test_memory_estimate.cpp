@@ -4,6 +4,7 @@
 #include "support.hpp"
 
 #include <bg2vec/backend/projections.hpp>
+#include <bg2vec/nn/inference_model.hpp>
 #include <bg2vec/nn/memory_estimate.hpp>
 #include <bg2vec/nn/model.hpp>
 #include <bg2vec/train/init.hpp>
@@ -53,6 +54,10 @@ TEST_CASE_TEMPLATE("the packed-bytes estimate is what the bf16 packing allocates
   if (backend::cpu::has_avx512_bf16()) {   // and the Projections the decoder really uses
     CHECK(double(backend::Projections(model.weights(), backend::Compute::Bf16).packed_bytes()) == forward);
     CHECK(double(backend::Projections(model.weights(), backend::Compute::Bf16, true).packed_bytes()) == forward + backward);
+    // A model loaded for bf16 encoding: its buffer and its copies.
+    const InferenceModel encoder = load_for_inference(test::fixture(std::string("hf/") + F::name), backend::Compute::Bf16);
+    CHECK(double(encoder.model->parameter_count()) == memory::buffer_floats(c, ProjectionWeights::Outside));
+    CHECK(double(encoder.projections.packed_bytes()) == forward);
   }
 }
 
@@ -60,17 +65,29 @@ TEST_CASE("inference and step estimates: their parts add up and order as they mu
   const io::ModelConfig c = io::load_config(test::fixture("hf/mistral-dev"));
   const double P = double(ParameterLayout(c).total());
   const auto f32 = memory::inference(c, backend::Compute::F32, 4, 32), bf16 = memory::inference(c, backend::Compute::Bf16, 4, 32);
-  CHECK(bf16.peak() - f32.peak() ==
-        doctest::Approx(memory::packed_projection_bytes(c, backend::Compute::Bf16, false) +
-                        memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 32, false)));
-  CHECK(f32.peak() == doctest::Approx(4 * P + 4 * memory::activation_floats(c, 4, 32, ActivationMemory::OneLayer)));
-  // A mapped file counts while it is read, and load_model's returned copy while it is made (a GGUF file is still
-  // mapped then); the peak is the largest phase.
-  const auto from_file = memory::inference(c, backend::Compute::F32, 4, 32, 1e9);
-  CHECK(from_file.peak() == doctest::Approx(4 * P + 1e9));
+  const double acts = 4 * memory::activation_floats(c, 4, 32, ActivationMemory::OneLayer);
+  const double packed = memory::packed_projection_bytes(c, backend::Compute::Bf16, false);
+  // bf16 encoding keeps the projections only as bf16 copies: the buffer lacks exactly their floats.
+  double projection_floats = 0;
+  for (const auto& [in, out] : memory::projection_shapes(c)) projection_floats += double(in) * double(out) * c.num_layers;
+  const double P_encode = memory::buffer_floats(c, ProjectionWeights::Outside);
+  CHECK(P_encode == doctest::Approx(P - projection_floats));
+  CHECK(bf16.peak() == doctest::Approx(4 * P_encode + packed + memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 32, false) + acts));
+  CHECK(f32.peak() == doctest::Approx(4 * P + acts));
+  // While the file is read, about one tensor of it is resident (the largest's share of the file's bytes); load_model
+  // moves the Model out (no second copy of the weights).
+  double largest_tensor = 0;
+  const ParameterLayout layout(c);
+  for (const auto& t : layout.tensors()) largest_tensor = std::max(largest_tensor, double(t.size()));
+  const double file = 1e9, mapped = file * largest_tensor / P;
+  const auto from_file = memory::inference(c, backend::Compute::F32, 4, 32, file);
+  CHECK(from_file.peak() == doctest::Approx(4 * P + mapped));
   CHECK(from_file.peak_phase().name == "load");
-  CHECK(memory::inference(c, backend::Compute::F32, 4, 32, 1e9, /*gguf=*/true).peak() == doctest::Approx(8 * P + 1e9));
-  CHECK(memory::inference(c, backend::Compute::F32, 4, 32, 1.0, false).phases[1].bytes() == doctest::Approx(8 * P));
+  // bf16: the buffer without projections, every bf16 copy and the one float32 projection being read.
+  double largest = 0;
+  for (const auto& [in, out] : memory::projection_shapes(c)) largest = std::max(largest, double(in) * double(out));
+  CHECK(memory::inference(c, backend::Compute::Bf16, 4, 32, file).phases[0].bytes() ==
+        doctest::Approx(4 * P_encode + packed + 4 * largest + mapped));
 
   memory::StepShape full;
   full.batch = 4;

@@ -76,8 +76,7 @@ class EvalData {
       poolings.push_back(s.settings.pooling);
     }
     const auto start = std::chrono::steady_clock::now();
-    TextEncoder encoder = TextEncoder::load(stages[0].model, stages[0].settings);
-    encoder.set_compute(compute);
+    const TextEncoder encoder = TextEncoder::load(stages[0].model, stages[0].settings, compute);
     const std::vector<Matrix> vectors = encoder.encode_poolings(texts_, poolings, batch_size, /*progress=*/true);
     if (stats) {
       stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -9,6 +9,7 @@
 #include <bg2vec/nn/dropout.hpp>
 #include <bg2vec/nn/embedding.hpp>
 #include <bg2vec/nn/encoder.hpp>
+#include <bg2vec/nn/inference_model.hpp>
 #include <bg2vec/nn/info_nce.hpp>
 #include <bg2vec/nn/linear.hpp>
 #include <bg2vec/nn/lora.hpp>

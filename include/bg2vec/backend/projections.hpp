@@ -7,12 +7,15 @@
 // in the compute type it was made for. Float32 runs on Eigen (nn/linear.hpp, the reference). bf16 keeps a
 // bf16 copy of every projection weight, packed once for the AVX512-BF16 kernel (for W^T and, when made for
 // training, for W), and accumulates in float32; the float32 weights stay the master copy (they are what
-// trains), and the weight gradient is computed in float32 from float32 activations. After the float32
-// weights change (an optimizer step on the base model, a merged adapter), refresh() repacks them.
+// trains), and the weight gradient, float32 too, is accumulated from bf16 products of dy and x (x packed per
+// call). After the float32 weights change (an optimizer step on the base model, a merged adapter), refresh()
+// repacks them.
 // The lm_head's two products (logits = h W^T, and dh = dZ W when training) go through it too: its bf16 copies
 // are packed on first use (an encoder never computes logits, and SimCSE never trains through them), 2 bytes per
-// weight each (Gemma-3-270M: 335 MB + 352 MB), counted in packed_bytes(). Its weight gradient stays float32.
+// weight each (Gemma-3-270M: 335 MB + 352 MB), counted in packed_bytes(); its weight gradient as the projections'.
 // The embedding and LoRA's low-rank products stay float32 in this version.
+// For inference the float32 projections need not exist at all: packed(...) makes the bf16 copies one projection
+// at a time while a model loads without them (nn/inference_model.hpp), and such a Projections cannot refresh.
 #include <bg2vec/backend/compute.hpp>
 #include <bg2vec/nn/linear.hpp>
 #include <bg2vec/nn/parameters.hpp>
@@ -35,12 +38,36 @@ class Projections {
     if (compute == Compute::Bf16) refresh(weights);
   }
 
+  // bf16 copies of `num_layers` layers' projections for encoding (no W packing), from weights handed over
+  // once each and not kept: `feed(sink)` calls sink(layer, module, W [out, in]) for every projection.
+  template <class Feed>
+  static Projections packed(int num_layers, Feed&& feed) {
+    require_supported(Compute::Bf16);
+    Projections p;
+    p.compute_ = Compute::Bf16;
+    p.lm_head_ = std::make_shared<LmHeadPacks>();
+    auto packs = std::make_shared<Packs>();
+    packs->forward.resize(size_t(num_layers));
+    feed([&](int layer, int module, const Eigen::Ref<const Matrix>& w) {
+      require(layer >= 0 && layer < num_layers && module >= 0 && module < kProjections, "projection index out of range");
+      packs->forward[size_t(layer)][size_t(module)] = cpu::PackedB::for_x_wt(w);
+    });
+    for (const auto& layer : packs->forward)
+      for (const auto& m : layer) require(!m.empty(), "a projection was not handed over to be packed");
+    p.packs_ = std::move(packs);
+    return p;
+  }
+
   Compute compute() const { return compute_; }
   bool bf16() const { return compute_ == Compute::Bf16; }
+  // Whether every projection's forward product has a bf16 copy (then the float32 weights are never read by forward).
+  bool packs_every_projection(size_t num_layers) const { return packs_ && packs_->forward.size() == num_layers; }
 
   // Repacks the bf16 copies from the float32 weights (the lm_head's: on its next use).
   void refresh(const DecoderTensors& weights) {
     if (compute_ != Compute::Bf16) return;
+    require(weights.has_projection_weights(),
+            "cannot repack the bf16 projections: the model keeps no float32 copy of them (loaded for inference)");
     lm_head_ = std::make_shared<LmHeadPacks>();
     auto packs = std::make_shared<Packs>();
     packs->forward.resize(weights.layers.size());
@@ -87,9 +114,11 @@ class Projections {
     layers::linear_backward(dy, weight, dx, accumulate);
   }
 
-  // dW += dy^T x, in float32 (gradients stay float32).
+  // dW += dy^T x into the float32 gradient: for bf16 made for training, from bf16 operands with float32
+  // accumulation (as PyTorch's autocast computes weight gradients), else in float32.
   void backward_weight(const Eigen::Ref<const Matrix>& x, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dweight) const {
-    layers::linear_backward_weight(x, dy, dweight);
+    if (bf16() && for_training_) cpu::gemm_bf16_at_b(dy, x, dweight, /*accumulate=*/true);
+    else layers::linear_backward_weight(x, dy, dweight);
   }
 
   // logits = h W^T, W = the lm_head [V, H] (the same float32 weights on every call, between refreshes).
@@ -100,6 +129,11 @@ class Projections {
       return;
     }
     layers::linear_forward(h, lm_head, logits);
+  }
+
+  // dW += dZ^T h, the lm_head's weight gradient (as backward_weight).
+  void lm_head_backward_weight(const Eigen::Ref<const Matrix>& dz, const Eigen::Ref<const Matrix>& h, Eigen::Ref<Matrix> dweight) const {
+    backward_weight(h, dz, dweight);
   }
 
   // dh = dZ W (bf16 only when made for training, as backward_input).

@@ -291,6 +291,7 @@ class GgufFile {
   void read_float32(const TensorInfo& t, std::span<float> out) const {
     check_output(t, out.size());
     dequantize(t.type, data(t), out);
+    file_.release(data(t));   // converted: its pages need not stay resident
   }
   std::vector<float> read_float32(const TensorInfo& t) const {
     check_supported(t);

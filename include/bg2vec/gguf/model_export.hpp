@@ -112,6 +112,8 @@ inline std::vector<float> permute_rows(std::span<const float> w, int64_t rows, i
 template <class Weights>
 std::vector<std::string> add_model(GgufWriter& w, const io::ModelConfig& c, const Weights& weights, const ExportSettings& s) {
   std::vector<std::string> warnings;
+  // A model loaded for bf16 inference lists no projections in layout().tensors(): refuse it, not write half a model.
+  if (!weights.layout().outside().empty()) fail("cannot export a model loaded without its float32 projections");
   if (!can_quantize(s.type)) fail("cannot export tensors as " + std::string(type_name(s.type)) + " (f32, f16, bf16, q8_0)");
   const std::string arch = export_architecture(c, s.bidirectional);
   const std::string p = arch + ".";

@@ -64,6 +64,7 @@ class SafetensorsFile {
       fail(path(), "tensor '" + name + "' has " + std::to_string(t.elements()) + " elements, expected " +
                        std::to_string(out.size()));
     to_float32(t.dtype, bytes(name).data(), out.data(), out.size());
+    file_.release(bytes(name));   // converted: its pages need not stay resident
   }
 
   std::vector<float> read_float32(const std::string& name) const {

@@ -2,9 +2,9 @@
 // Token prediction through the lm_head: logits = h W^T for the rows that predict something, then
 // cross-entropy against their targets. Forward and backward are fused per chunk of rows, so the
 // [rows, vocab] logits never exist for the whole batch at once (vocab 32000 x 16k tokens would be 2 GB).
-// The two products with the lm_head (logits = h W^T; dh = dZ W) go through a backend::Projections: bf16 with
-// float32 accumulation where it was made for bf16 (and, for dh, for training), float32 on Eigen otherwise. The
-// softmax, the loss and dW stay float32.
+// The three products with the lm_head (logits = h W^T; dh = dZ W; dW += dZ^T h) go through a
+// backend::Projections: bf16 with float32 accumulation where it was made for bf16 (and, for dh and dW, for
+// training), float32 on Eigen otherwise. The softmax, the loss and the gradients' storage stay float32.
 #include <bg2vec/backend/projections.hpp>
 #include <bg2vec/core/error.hpp>
 #include <bg2vec/core/tensor.hpp>
@@ -55,7 +55,7 @@ inline constexpr Eigen::Index kCrossEntropyChunk = 1024;   // rows of logits at 
 
 // Summed cross-entropy of `predictions` through lm_head W [V, H] (and the final soft-cap, if any).
 // With d_hidden, also the backward: d_hidden[row] += dZ W and dW += dZ^T h when given, where dZ is the
-// scaled gradient of the raw logits (cross_entropy above). `products` computes h W^T and dZ W.
+// scaled gradient of the raw logits (cross_entropy above). `products` computes h W^T, dZ W and dZ^T h.
 inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, const Eigen::Ref<const Matrix>& weight,
                                     std::span<const Prediction> predictions, float scale, Eigen::Ref<Matrix>* d_hidden,
                                     MatrixView* d_weight, const std::optional<float>& softcap = {},
@@ -83,7 +83,7 @@ inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, cons
     dh.resize(M, H);
     products.lm_head_backward_input(logits, weight, dh);
     for (Eigen::Index i = 0; i < M; ++i) d_hidden->row(part[size_t(i)].row) += dh.row(i);
-    if (d_weight) d_weight->noalias() += logits.transpose() * h;
+    if (d_weight) products.lm_head_backward_weight(logits, h, *d_weight);
   }
   return total;
 }

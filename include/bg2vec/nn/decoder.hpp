@@ -39,6 +39,8 @@ class Decoder {
  public:
   explicit Decoder(const Model& model, const LoraAdapter* lora = nullptr, backend::Projections projections = {})
       : model_(model), lora_(lora), projections_(std::move(projections)) {
+    if (!model.weights().has_projection_weights() && !projections_.packs_every_projection(size_t(model.config().num_layers)))
+      model.require_projection_weights("a decoder without the bf16 copies made at load");
     if (lora && lora->model_config().hidden_size != model.config().hidden_size)
       fail("the LoRA adapter was made for another model (hidden size " + std::to_string(lora->model_config().hidden_size) +
            ", the model has " + std::to_string(model.config().hidden_size) + ")");
@@ -77,6 +79,7 @@ class Decoder {
     const auto& c = model_.config();
     const auto& w = model_.weights();
     require(acts.trainable(), "backward needs activations kept for training (AllLayers or LayerInputs)");
+    model_.require_projection_weights("the backward pass");
     require(d_hidden.rows() == acts.hidden().rows() && d_hidden.cols() == acts.hidden().cols(), "d_hidden has the wrong shape");
     require(!lora_grads || lora_, "LoRA gradients requested from a decoder without an adapter");
     const Rotary rope(c, batch.seq_len);

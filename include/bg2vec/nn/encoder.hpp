@@ -5,6 +5,7 @@
 #include <bg2vec/core/atomic_file.hpp>
 #include <bg2vec/core/progress.hpp>
 #include <bg2vec/nn/decoder.hpp>
+#include <bg2vec/nn/inference_model.hpp>
 #include <bg2vec/nn/pooling.hpp>
 #include <bg2vec/text/gguf_vocabulary.hpp>
 #include <bg2vec/text/tokenizer.hpp>
@@ -110,34 +111,40 @@ inline std::vector<Matrix> embed_poolings(const Model& model, const TokenBatch& 
 class TextEncoder {
  public:
   // model_dir: an HF folder (config.json, weights, tokenizer.model) or a GGUF file; empty attention/pooling = the
-  // folder's bg2vec.json, or causal + weighted mean for a plain decoder.
-  static TextEncoder load(const std::filesystem::path& model_dir, std::string attention = "", std::string pooling = "") {
+  // folder's bg2vec.json, or causal + weighted mean for a plain decoder. `compute`: the matrix products' type; bf16
+  // loads the projections as bf16 copies only (nn/inference_model.hpp), so the encoder stays bf16.
+  static TextEncoder load(const std::filesystem::path& model_dir, std::string attention = "", std::string pooling = "",
+                          backend::Compute compute = backend::Compute::F32) {
     EncoderSettings settings = EncoderSettings::load(model_dir);
     if (!attention.empty()) settings.attention = std::move(attention);
     if (!pooling.empty()) settings.pooling = std::move(pooling);
-    return load(model_dir, settings);
+    return load(model_dir, settings, compute);
   }
 
   // With explicit settings (the folder's bg2vec.json is not read).
-  static TextEncoder load(const std::filesystem::path& model_dir, const EncoderSettings& settings) {
+  static TextEncoder load(const std::filesystem::path& model_dir, const EncoderSettings& settings,
+                          backend::Compute compute = backend::Compute::F32) {
     with_attention(settings.attention, []<class>() { return 0; });            // validate the names now
     pool::with_pooling(settings.pooling, []<class>() { return 0; });
     require(settings.max_length > 0, "max_length must be positive");
     auto tokenizer = std::make_shared<const text::Tokenizer>(load_tokenizer(model_dir));
-    auto model = std::make_shared<const Model>(load_model(model_dir));
-    if (tokenizer->vocab_size() > model->config().vocab_size)
+    InferenceModel loaded = load_for_inference(model_dir, compute);
+    if (tokenizer->vocab_size() > loaded.model->config().vocab_size)
       fail(tokenizer->path(), "has " + std::to_string(tokenizer->vocab_size()) + " pieces but the model's vocabulary is " +
-                               std::to_string(model->config().vocab_size) + ": not this model's tokenizer");
-    return TextEncoder(model_dir, std::move(model), std::move(tokenizer), settings);
+                               std::to_string(loaded.model->config().vocab_size) + ": not this model's tokenizer");
+    return TextEncoder(model_dir, std::move(loaded), std::move(tokenizer), settings);
   }
 
   int dimension() const { return model_->config().hidden_size; }
   const Model& model() const { return *model_; }
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }
   const EncoderSettings& settings() const { return settings_; }
-  // The compute type of the matrix products (float32 unless set; bf16 packs the weights once, here).
+  // The compute type of the matrix products (as loaded; bf16 packs the weights once, here). An encoder loaded in
+  // bf16 has no float32 projections to switch to.
   void set_compute(backend::Compute compute) {
-    if (compute != projections_.compute()) projections_ = backend::Projections(model_->weights(), compute);
+    if (compute == projections_.compute()) return;
+    model_->require_projection_weights("switching the encoder to " + std::string(backend::compute_name(compute)));
+    projections_ = backend::Projections(model_->weights(), compute);
   }
   backend::Compute compute() const { return projections_.compute(); }
   std::string description() const {
@@ -183,9 +190,10 @@ class TextEncoder {
   }
 
  private:
-  TextEncoder(std::filesystem::path dir, std::shared_ptr<const Model> model, std::shared_ptr<const text::Tokenizer> tokenizer,
+  TextEncoder(std::filesystem::path dir, InferenceModel model, std::shared_ptr<const text::Tokenizer> tokenizer,
               EncoderSettings settings)
-      : dir_(std::move(dir)), model_(std::move(model)), tokenizer_(std::move(tokenizer)), settings_(std::move(settings)) {}
+      : dir_(std::move(dir)), model_(std::move(model.model)), tokenizer_(std::move(tokenizer)), settings_(std::move(settings)),
+        projections_(std::move(model.projections)) {}
 
   TokenBatch make_batch(const std::vector<std::vector<int32_t>>& tokens, const std::vector<size_t>& order, size_t start,
                         size_t end) const {

@@ -261,6 +261,7 @@ inline void lora_backward(const Eigen::Ref<const Matrix>& x, const LoraTensors::
 // W += s * B A for every adapted projection: the adapter becomes part of the base weights
 // (the recipe merges the MNTP adapter before training SimCSE).
 inline void merge_lora(DecoderTensors& weights, const LoraAdapter& adapter) {
+  require(weights.has_projection_weights(), "cannot merge a LoRA adapter into a model loaded without its float32 projections");
   const auto& c = adapter.model_config();
   const float s = adapter.config().scaling();
   for (int l = 0; l < c.num_layers; ++l) {

@@ -2,19 +2,20 @@
 // How much memory a model takes to encode a batch or to take one training step, from its shapes alone
 // (nothing is allocated): what `bg2vec inspect` prints. Each figure mirrors one buffer the code really
 // allocates, named after it:
-//   weights          Model's flat float32 parameter buffer (nn/model.hpp), whatever the file stores;
+//   weights          Model's flat float32 parameter buffer (nn/model.hpp), whatever the file stores; for bf16
+//                    encoding (nn/inference_model.hpp) without the seven projections, which exist only packed;
 //   packed           backend::Projections' bf16 copies of the seven projections (backend/projections.hpp):
 //                    one cpu::PackedB per weight for y = x W^T, and for training one more for dx = dy W; and of
 //                    the lm_head, packed on first use by a token-prediction loss (h W^T; dh = dZ W when training),
 //                    so not for encoding;
 //   activations      the Activations arena (nn/activations.hpp): one layer's buffers for inference, every
 //                    layer's (or every layer's input, with checkpointing) for training;
-//   file             the model file, memory-mapped while load_model reads it (its pages count as resident
-//                    until it is closed, before anything below is allocated);
-//   load copy        load_model returns the Model by copy (Model has a copy constructor and no move constructor,
-//                    and no NRVO across its two branches), so for a moment the float32 weights exist twice, and
-//                    for a GGUF file while the file is still mapped (measured: Gemma-3-270M Q4_K_M peaks at
-//                    2 x 1023 MiB + 241 MiB while loading);
+//   file             the model file, memory-mapped while load_model reads it: each tensor's pages are dropped
+//                    once it is converted (io::MappedFile::release), so about one tensor of the file is resident at
+//                    a time, counted as the largest tensor's share of the file; load_model then moves the Model out
+//                    (until 2026-12-02 it was copied, the whole file stayed resident until it was closed, and the
+//                    float32 weights existed twice for a moment);
+//   load scratch     bf16 encoding: the float32 matrix each projection is read into before it is packed;
 // and for a step (train/trainer.hpp, train/objectives.hpp, nn/decoder.hpp, nn/cross_entropy.hpp, nn/lora.hpp):
 // the gradient buffer and AdamW's two moments (of what trains: all parameters, or the adapter), the adapter,
 // d_hidden, the backward pass's per-layer workspace, the lm_head's cross-entropy chunk, LoRA's temporaries,
@@ -151,29 +152,41 @@ struct Estimate {
   double peak() const { return peak_phase().bytes(); }
 };
 
-// Loading (load_model): the float32 parameters filled from the memory-mapped file (file_bytes: its size; 0 for a
-// model built in memory, which has no load phase), then returned by copy: a GGUF file is still mapped then, a
-// folder's safetensors are closed before.
-inline std::vector<Phase> load_phases(const io::ModelConfig& c, double file_bytes, bool gguf) {
-  if (file_bytes <= 0) return {};
-  const double P = double(ParameterLayout(c).total());
-  Phase read{"load", {{"weights (float32)", 4 * P}, {"model file (mapped while read)", file_bytes}}};
-  Phase copy{"load", {{"weights (float32)", 4 * P}, {"their copy as load_model returns", 4 * P}}};
-  if (gguf) copy.items.push_back({"model file (mapped while read)", file_bytes});
-  return {read, copy};
+// Floats of the flat buffer: every parameter, or (bf16 encoding) all but the seven projections.
+inline double buffer_floats(const io::ModelConfig& c, ProjectionWeights projections = ProjectionWeights::InBuffer) {
+  return double(ParameterLayout(c, projections).total());
 }
 
-// Encoding a B x T batch (embed(): forward + pooling, no logits).
-inline Estimate inference(const io::ModelConfig& c, backend::Compute compute, int B, int T, double file_bytes = 0,
-                          bool gguf = false) {
-  const double P = double(ParameterLayout(c).total());
-  Phase run{"encode", {{"weights (float32)", 4 * P}}};
-  if (compute == backend::Compute::Bf16) {
+// Loading (load_model): the flat buffer filled from the memory-mapped file (file_bytes: its size; 0 for a model
+// built in memory, which has no load phase). Without the projections in the buffer (bf16 encoding), each is read
+// into one float32 scratch matrix and packed: at the end every bf16 copy exists, the file still mapped.
+inline std::vector<Phase> load_phases(const io::ModelConfig& c, double file_bytes,
+                                      ProjectionWeights projections = ProjectionWeights::InBuffer) {
+  if (file_bytes <= 0) return {};
+  const ParameterLayout all(c);
+  double largest_tensor = 0, largest_projection = 0;
+  for (const auto& t : all.tensors()) largest_tensor = std::max(largest_tensor, double(t.size()));
+  for (const auto& [in, out] : projection_shapes(c)) largest_projection = std::max(largest_projection, double(in) * double(out));
+  const Item mapped{"model file (the tensor being read, mapped)", file_bytes * largest_tensor / double(all.total())};
+  if (projections == ProjectionWeights::InBuffer) return {{"load", {{"weights (float32)", 4 * buffer_floats(c)}, mapped}}};
+  return {{"load",
+           {{"weights (float32, no projections)", 4 * buffer_floats(c, projections)},
+            {"bf16 packed projections", packed_projection_bytes(c, backend::Compute::Bf16, false)},
+            {"load scratch (one float32 projection)", 4 * largest_projection}, mapped}}};
+}
+
+// Encoding a B x T batch (embed(): forward + pooling, no logits) with the model as TextEncoder loads it for
+// `compute`: float32 weights, or (bf16) the projections as bf16 copies only.
+inline Estimate inference(const io::ModelConfig& c, backend::Compute compute, int B, int T, double file_bytes = 0) {
+  const bool bf16 = compute == backend::Compute::Bf16;
+  const ProjectionWeights projections = bf16 ? ProjectionWeights::Outside : ProjectionWeights::InBuffer;
+  Phase run{"encode", {{bf16 ? "weights (float32, no projections)" : "weights (float32)", 4 * buffer_floats(c, projections)}}};
+  if (bf16) {
     run.items.push_back({"bf16 packed projections", packed_projection_bytes(c, compute, false)});
     run.items.push_back({"bf16 GEMM input copy", gemm_scratch_bytes(c, compute, B, T, false)});
   }
   run.items.push_back({"activations (one layer)", 4 * activation_floats(c, B, T, ActivationMemory::OneLayer)});
-  Estimate e{load_phases(c, file_bytes, gguf)};
+  Estimate e{load_phases(c, file_bytes, projections)};
   e.phases.push_back(run);
   return e;
 }
@@ -188,9 +201,8 @@ struct StepShape {
 };
 
 // One MNTP/NTP step (forward, lm_head cross-entropy, backward, optimizer; Trainer::step).
-inline Estimate training(const io::ModelConfig& c, backend::Compute compute, const StepShape& s, double file_bytes = 0,
-                         bool gguf = false) {
-  const double P = double(ParameterLayout(c).total());
+inline Estimate training(const io::ModelConfig& c, backend::Compute compute, const StepShape& s, double file_bytes = 0) {
+  const double P = buffer_floats(c);
   const double adapter = s.lora ? double(LoraLayout(c, s.lora_config).total()) : 0;
   const double trainable = s.lora ? adapter : P;
   const double N = double(s.batch) * s.seq_len, H = c.hidden_size;
@@ -220,7 +232,7 @@ inline Estimate training(const io::ModelConfig& c, backend::Compute compute, con
     std::erase_if(update.items, [](const Item& i) { return i.what.starts_with("bf16 packed lm_head"); });
     update.items.push_back({"bf16 repacking (new copies before the old are freed)", packed_projection_bytes(c, compute, true)});
   }
-  Estimate e{load_phases(c, file_bytes, gguf)};
+  Estimate e{load_phases(c, file_bytes)};
   for (Phase* p : {&head, &back, &update}) e.phases.push_back(std::move(*p));
   return e;
 }

@@ -72,11 +72,17 @@ class PackedB {
   }
   // y = x W^T with W [out, in] (Hugging Face's layout): B = W^T, K = in, C = out.
   static PackedB for_x_wt(const Eigen::Ref<const Matrix>& w) {
-    return PackedB(w.cols(), w.rows(), [&](int64_t k, int64_t c) { return w(c, k); });
+    if (!has_avx512_bf16()) return PackedB(w.cols(), w.rows(), [&](int64_t k, int64_t c) { return w(c, k); });
+    PackedB b(w.cols(), w.rows());
+    b.pack_transposed(w.data(), w.outerStride());
+    return b;
   }
   // dx = dy W: B = W, K = out, C = in.
   static PackedB for_x_w(const Eigen::Ref<const Matrix>& w) {
-    return PackedB(w.rows(), w.cols(), [&](int64_t k, int64_t c) { return w(k, c); });
+    if (!has_avx512_bf16()) return PackedB(w.rows(), w.cols(), [&](int64_t k, int64_t c) { return w(k, c); });
+    PackedB b(w.rows(), w.cols());
+    b.pack_rows(w.data(), w.outerStride());
+    return b;
   }
 
   int64_t K() const { return K_; }
@@ -88,6 +94,62 @@ class PackedB {
   bool empty() const { return !data_; }
 
  private:
+  // Storage for B [K, C], filled by one of the two packers below. (The generic constructor above is their
+  // reference, and what a CPU without AVX512-BF16 uses to count bytes: it never runs the kernel.)
+  PackedB(int64_t K, int64_t C)
+      : K_(K), C_(C), pairs_((K + 1) / 2), panels_((C + kPanel - 1) / kPanel), data_(allocate_bf16(size_t(panels_ * pairs_ * 2 * kPanel))) {}
+
+  uint32_t* words(int64_t p) { return reinterpret_cast<uint32_t*>(data_.get() + p * pairs_ * 2 * kPanel); }
+
+  // B = W [K, C] row-major: pair q of a panel is rows 2q and 2q+1 over its 48 columns, interleaved, i.e. word j is
+  // (W[2q, c_j], W[2q+1, c_j]): two rows converted 16 columns at a time, one low and one high half per word.
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void pack_rows(const float* w, int64_t ld) {
+#pragma omp parallel for schedule(static) if (panels_ > 4)
+    for (int64_t p = 0; p < panels_; ++p) {
+      uint32_t* panel = words(p);
+      for (int64_t q = 0; q < pairs_; ++q)
+        for (int j = 0; j < kPanel; j += 16) {
+          const int64_t c0 = p * kPanel + j, n = std::clamp<int64_t>(C_ - c0, 0, 16);
+          const __mmask16 m = __mmask16((1u << n) - 1);
+          const __m512 lo = _mm512_maskz_loadu_ps(m, w + 2 * q * ld + c0);
+          const __m512 hi = 2 * q + 1 < K_ ? _mm512_maskz_loadu_ps(m, w + (2 * q + 1) * ld + c0) : _mm512_setzero_ps();
+          const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+          const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+          _mm512_store_si512(panel + q * kPanel + j, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+        }
+    }
+  }
+
+  // B = W^T, W [C, K] row-major: word j of pair q is (W[c_j, 2q], W[c_j, 2q+1]), two neighbours in row c_j. So the
+  // panel's 48 rows are converted, a block of pairs at a time, into a [48, pairs] table of words (row c_j's words in
+  // order), which is then transposed into the panel 16 words (rows) per gather.
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void pack_transposed(const float* w, int64_t ld) {
+    constexpr int64_t kBlock = 256;   // pairs per block: a 48 KiB table, in L1/L2 while it is transposed
+#pragma omp parallel for schedule(static) if (panels_ > 4)
+    for (int64_t p = 0; p < panels_; ++p) {
+      alignas(64) uint32_t table[kPanel * kBlock];
+      uint32_t* panel = words(p);
+      const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi32(int(kBlock)));
+      for (int64_t q0 = 0; q0 < pairs_; q0 += kBlock) {
+        const int64_t q1 = std::min(pairs_, q0 + kBlock);
+        for (int j = 0; j < kPanel; ++j) {
+          const int64_t c = p * kPanel + j;
+          uint32_t* out = table + j * kBlock;
+          for (int64_t q = q0; q < q1; q += 8) {   // 16 floats -> 8 words
+            const int64_t k = 2 * q, n = c < C_ ? std::clamp<int64_t>(K_ - k, 0, 16) : 0;
+            const __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), w + c * ld + k));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (q - q0)), v);
+          }
+        }
+        for (int64_t q = q0; q < q1; ++q)
+          for (int j = 0; j < kPanel; j += 16)
+            _mm512_store_si512(panel + q * kPanel + j,
+                               _mm512_i32gather_epi32(rows, reinterpret_cast<const int*>(table + j * kBlock + (q - q0)), 4));
+      }
+    }
+  }
+
   int64_t K_ = 0, C_ = 0, pairs_ = 0, panels_ = 0;
   Bf16Buffer data_;
 };
@@ -153,20 +215,75 @@ inline constexpr MicroKernel kMicroKernels[kRows + 1] = {nullptr,         micro_
 }  // namespace detail
 
 // C (+)= A B. A: M rows of K floats (row stride lda); C: M rows of b.C() floats (row stride ldc).
-inline void gemm_bf16(const float* a, int64_t lda, int64_t M, const PackedB& b, float* c, int64_t ldc, bool accumulate) {
-  const int64_t K = b.K(), pairs = b.pairs();
-  if (M == 0 || b.C() == 0) return;
-  // The bf16 copy of A lives in a per-thread buffer that only grows: a fresh allocation of this size would be
-  // page-faulted in on every call (measured: up to 8 ms of a 30 ms product at N = 4096, K = 2048).
+namespace detail {
+
+// The bf16 copy of A lives in a per-thread buffer that only grows: a fresh allocation of this size would be
+// page-faulted in on every call (measured: up to 8 ms of a 30 ms product at N = 4096, K = 2048).
+inline uint16_t* a_scratch(size_t elements) {
   thread_local Bf16Buffer scratch;
   thread_local size_t capacity = 0;
-  const size_t need = size_t(M * pairs * 2);
-  if (need > capacity) {
-    scratch = allocate_bf16(need);
-    capacity = need;
+  if (elements > capacity) {
+    scratch = allocate_bf16(elements);
+    capacity = elements;
   }
-  detail::convert_rows(a, lda, M, K, scratch.get());
-  const uint32_t* a32 = reinterpret_cast<const uint32_t*>(scratch.get());
+  return scratch.get();
+}
+
+// Rows of A^T as convert_rows lays out A's: A = a^T for a [K, M] row-major, so row r's pair q is the word
+// (a[2q, r], a[2q+1, r]): two rows of a interleaved 16 columns at a time, each word scattered to its row.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) inline void convert_columns(const float* a, int64_t lda, int64_t K,
+                                                                                    int64_t M, uint16_t* out) {
+  const int64_t pairs = (K + 1) / 2;
+  uint32_t* out32 = reinterpret_cast<uint32_t*>(out);
+  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(int(pairs)));
+#pragma omp parallel for schedule(static) if (M * K > (int64_t(1) << 22))
+  for (int64_t r0 = 0; r0 < M; r0 += 16) {
+    const __mmask16 m = __mmask16((1u << std::min<int64_t>(16, M - r0)) - 1);
+    for (int64_t q = 0; q < pairs; ++q) {
+      const __m512 lo = _mm512_maskz_loadu_ps(m, a + 2 * q * lda + r0);
+      const __m512 hi = 2 * q + 1 < K ? _mm512_maskz_loadu_ps(m, a + (2 * q + 1) * lda + r0) : _mm512_setzero_ps();
+      const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+      const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+      _mm512_mask_i32scatter_epi32(out32 + r0 * pairs + q, m, rows, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)), 4);
+    }
+  }
+}
+
+// C (+)= A B from A already in bf16 pairs (a32: M rows of b.pairs() words).
+inline void gemm_converted(const uint32_t* a32, int64_t M, const PackedB& b, float* c, int64_t ldc, bool accumulate);
+
+}  // namespace detail
+
+// C (+)= A B. A: M rows of K floats (row stride lda); C: M rows of b.C() floats (row stride ldc).
+inline void gemm_bf16(const float* a, int64_t lda, int64_t M, const PackedB& b, float* c, int64_t ldc, bool accumulate) {
+  if (M == 0 || b.C() == 0) return;
+  uint16_t* scratch = detail::a_scratch(size_t(M * b.pairs() * 2));
+  detail::convert_rows(a, lda, M, b.K(), scratch);
+  detail::gemm_converted(reinterpret_cast<const uint32_t*>(scratch), M, b, c, ldc, accumulate);
+}
+
+// dW (+)= dy^T x, dy [N, O] and x [N, I] row-major (a weight gradient, reduced over the N rows): A = dy^T converted
+// straight from dy's rows, B = x packed on each call (2 bytes per element of x, against 2 N O I flops).
+inline void gemm_bf16_at_b(const Eigen::Ref<const Matrix>& dy, const Eigen::Ref<const Matrix>& x, Eigen::Ref<Matrix> dw,
+                           bool accumulate) {
+  if (dy.rows() != x.rows() || dw.rows() != dy.cols() || dw.cols() != x.cols())
+    throw std::invalid_argument("gemm_bf16_at_b: shapes do not match (dy " + std::to_string(dy.rows()) + "x" +
+                                std::to_string(dy.cols()) + ", x " + std::to_string(x.rows()) + "x" + std::to_string(x.cols()) +
+                                ", dW " + std::to_string(dw.rows()) + "x" + std::to_string(dw.cols()) + ")");
+  const int64_t N = dy.rows(), O = dy.cols();
+  if (N == 0 || O == 0 || x.cols() == 0) {
+    if (!accumulate) dw.setZero();
+    return;
+  }
+  const PackedB b = PackedB::for_x_w(x);
+  uint16_t* scratch = detail::a_scratch(size_t(O * b.pairs() * 2));
+  detail::convert_columns(dy.data(), dy.outerStride(), N, O, scratch);
+  detail::gemm_converted(reinterpret_cast<const uint32_t*>(scratch), O, b, dw.data(), dw.outerStride(), accumulate);
+}
+
+inline void detail::gemm_converted(const uint32_t* a32, int64_t M, const PackedB& b, float* c, int64_t ldc, bool accumulate) {
+  const int64_t pairs = b.pairs();
   // A long reduction (the lm_head's dh = dZ W, K = the vocabulary) is taken in blocks of kBlockPairs pairs, C
   // accumulating between them: a block of a panel (48 KiB) then stays in L2 while every row of the chunk passes
   // over it, and the chunk can be tall; otherwise 8 rows of 262144 floats would go through the whole panel

@@ -96,6 +96,7 @@ class DeviceDecoder {
   explicit DeviceDecoder(const Model& model, bool trainable = false, const LoraAdapter* lora = nullptr)
       : config_(model.config()), count_(model.parameter_count()), lora_count_(lora ? lora->parameters().size() : 0),
         trainable_(trainable), train_base_(trainable && !lora) {
+    model.require_projection_weights("uploading a model to the GPU");   // the device copies the flat buffer's layout
     const auto& c = config_;
     if (lora && lora->model_config().hidden_size != c.hidden_size)
       fail("the LoRA adapter was made for another model (hidden size " + std::to_string(lora->model_config().hidden_size) +
