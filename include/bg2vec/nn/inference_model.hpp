@@ -1,8 +1,8 @@
 #pragma once
 // A model loaded for inference in a compute type. In float32 (the reference) it is load_model's Model. In bf16
 // the seven projections are packed into the backend's bf16 copies as they are read, one at a time, and their
-// float32 weights are never kept: the weights then take about half the memory (BgGPT-7B: 13.9 GiB of bf16
-// projections instead of 27 GiB of float32 plus the copies), which is what lets a 7B model encode on a
+// float32 weights are never kept: the weights then take about half the memory (BgGPT-7B: 13.1 GiB of bf16
+// projections instead of 26 GiB of float32 plus the copies), which is what lets a 7B model encode on a
 // 24 GiB machine. Such a model encodes and computes logits (the embedding, norms and lm_head stay float32);
 // training, merging an adapter, saving and exporting need the float32 projections and refuse it by name.
 #include <bg2vec/backend/projections.hpp>

@@ -4,7 +4,7 @@
 // the same layout in buffers of the same size, so an optimizer is one loop over a flat array.
 // A model loaded for inference in bf16 may leave the seven projections out of the buffer
 // (ProjectionWeights::Outside): they then exist only as the compute backend's bf16 copies, which halves the
-// weights' memory (BgGPT-7B: 27 GiB of float32 masters not kept); their views are empty.
+// weights' memory (BgGPT-7B: 26 GiB of float32 projections not kept); their views are empty.
 #include <bg2vec/core/error.hpp>
 #include <bg2vec/core/tensor.hpp>
 #include <bg2vec/io/hf_config.hpp>
