@@ -670,3 +670,16 @@ TEST_CASE("regression (fuzz_safetensors, UBSan): an empty tensor reads without a
   CHECK(file.read_float32("e").empty());   // memcpy(nullptr, map, 0): undefined, reported by the sanitizer build
   CHECK(file.read_float32("h").empty());
 }
+
+TEST_CASE("regression (fuzz_safetensors, UBSan): an empty integer tensor reads without a memcpy to a null pointer") {
+  test::TempDir dir("io-empty-int");
+  const auto path = dir / "empty.safetensors";
+  write_raw_safetensors(path,
+                        R"({"i":{"dtype":"I64","shape":[0],"data_offsets":[0,0]},"j":{"dtype":"I32","shape":[3,0],"data_offsets":[0,0]},)"
+                        R"("f":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})",
+                        0);
+  const io::SafetensorsFile file(path);
+  CHECK(file.read_int64("i").empty());   // memcpy(nullptr, map, 0) into the empty vector: undefined behaviour
+  CHECK(file.read_int64("j").empty());
+  CHECK_THROWS_WITH_AS(file.read_int64("f"), doctest::Contains("has dtype F32, expected I64 or I32"), Error);
+}

@@ -76,12 +76,14 @@ class SafetensorsFile {
   // Integer tensors (I64, I32) as int64.
   std::vector<int64_t> read_int64(const std::string& name) const {
     const TensorInfo& t = info(name);
+    if (t.dtype != DType::I64 && t.dtype != DType::I32)
+      fail(path(), "tensor '" + name + "' has dtype " + std::string(dtype_name(t.dtype)) + ", expected I64 or I32");
     std::vector<int64_t> out(size_t(t.elements()));
+    if (out.empty()) return out;   // no memcpy to or from a null pointer (fuzz_safetensors, UBSan)
     const std::byte* p = bytes(name).data();
     if (t.dtype == DType::I64) std::memcpy(out.data(), p, out.size() * 8);
-    else if (t.dtype == DType::I32)
+    else
       for (size_t i = 0; i < out.size(); ++i) { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; }
-    else fail(path(), "tensor '" + name + "' has dtype " + std::string(dtype_name(t.dtype)) + ", expected I64 or I32");
     return out;
   }
 
