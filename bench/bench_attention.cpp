@@ -1,11 +1,12 @@
 // The tiled attention alone (nn/attention.hpp): forward and backward time at T = 128, 512, 2048 (batch
 // --tokens / T), for the attention shapes of Gemma-3-270M (4 heads, 1 kv head, head_dim 256, soft-cap
 // none) and the medium Mistral shape (8/4 heads, head_dim 64), bidirectional and causal, with and without
-// attention dropout (SimCSE's 0.3). GFLOP/s count the products of the visible pairs only (QK^T and PV:
+// attention dropout (SimCSE's 0.3), with the tile products in float32 (Eigen) and, where the CPU has
+// AVX512-BF16, in bf16 (nn/attention_products.hpp). GFLOP/s count the products of the visible pairs only (QK^T and PV:
 // 4 T_visible d per head and row forward; 10 backward, where S and dP are recomputed). Then the
 // activation memory of a Gemma-3-270M-shaped training batch (--model for the real config), with the
 // per-layer [B*heads*T, T] probabilities that the materialising attention kept, for comparison.
-//   bench_attention [--tokens N] [--iters N] [--model PATH] [--json FILE]
+//   bench_attention [--tokens N] [--iters N] [--compute f32|bf16|both] [--model PATH] [--json FILE]
 #include <bg2vec/nn/activations.hpp>
 #include <bg2vec/nn/attention.hpp>
 #include <bg2vec/nn/model.hpp>
@@ -43,7 +44,7 @@ Matrix random_matrix(Eigen::Index r, Eigen::Index c, uint64_t seed) {
 struct Figures { double fwd_ms, bwd_ms, fwd_cpu_ms, bwd_cpu_ms, pairs; };
 
 // Best of `iters` (after one warm-up) for forward and backward.
-template <AttentionPolicy P>
+template <AttentionPolicy P, class Products>
 Figures measure(int B, int T, const layers::AttentionShape& shape, const Dropout& dropout, int iters) {
   const int d = shape.head_dim;
   TokenBatch batch{B, T, std::vector<int32_t>(size_t(B) * T, 1), std::vector<uint8_t>(size_t(B) * T, 1), {}};
@@ -55,10 +56,10 @@ Figures measure(int B, int T, const layers::AttentionShape& shape, const Dropout
   for (int i = 0; i <= iters; ++i) {
     const double c0 = cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
-    layers::attention_forward<P>(q, k, v, batch, shape, lse, out, dropout, 1);
+    layers::attention_forward<P, layers::AttentionTiles, Products>(q, k, v, batch, shape, lse, out, dropout, 1);
     const auto t1 = std::chrono::steady_clock::now();
     const double c1 = cpu_seconds();
-    layers::attention_backward<P>(q, k, v, out, lse, d_out, batch, shape, dq, dk, dv, dropout, 1);
+    layers::attention_backward<P, layers::AttentionTiles, Products>(q, k, v, out, lse, d_out, batch, shape, dq, dk, dv, dropout, 1);
     const auto t2 = std::chrono::steady_clock::now();
     const double c2 = cpu_seconds();
     if (i == 0) continue;
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   options.add_options()("help,h", "show this help")
       ("tokens", po::value<int>()->default_value(4096), "B x T of each run (B = tokens / T)")
       ("iters", po::value<int>()->default_value(3), "timed iterations (after one warm-up)")
+      ("compute", po::value<std::string>()->default_value("both"), "the tile products: f32, bf16 or both (bf16 where the CPU can)")
       ("model", po::value<std::string>(), "the model whose training activations to size (default: Gemma-3-270M's shape)")
       ("json", po::value<std::string>(), "also write the figures as JSON");
   po::variables_map vm;
@@ -85,6 +87,17 @@ int main(int argc, char** argv) {
   if (vm.count("help")) { std::cout << options; return 0; }
   po::notify(vm);
   const int tokens = vm["tokens"].as<int>(), iters = vm["iters"].as<int>();
+  const std::string compute = vm["compute"].as<std::string>();
+  if (compute != "f32" && compute != "bf16" && compute != "both") {
+    std::cerr << "bench_attention: --compute must be f32, bf16 or both, not '" << compute << "'\n";
+    return 1;
+  }
+  std::vector<std::string> computes;
+  if (compute != "bf16") computes.push_back("f32");
+  if (compute != "f32") {
+    if (backend::cpu::has_avx512_bf16()) computes.push_back("bf16");
+    else std::cerr << "bench_attention: no AVX512-BF16 on this CPU, bf16 left out\n";
+  }
 
   struct Shape { const char* name; layers::AttentionShape shape; };
   const Shape shapes[] = {{"gemma3-270m", {4, 1, 256, std::nullopt, std::nullopt, std::nullopt}},
@@ -93,26 +106,31 @@ int main(int argc, char** argv) {
                         {"tiles", {layers::AttentionTiles::queries, layers::AttentionTiles::keys}}};
   std::printf("tiled attention, %d OpenMP threads, tiles %d x %d, B x T = %d tokens; best of %d; GFLOP/s of the visible pairs\n",
               Eigen::nbThreads(), layers::AttentionTiles::queries, layers::AttentionTiles::keys, tokens, iters);
-  std::printf("%-15s %-13s %7s %5s %5s | %9s %9s %7s | %9s %9s %7s\n", "shape", "attention", "dropout", "B", "T", "fwd ms",
+  std::printf("%-15s %-7s %-13s %7s %5s %5s | %9s %9s %7s | %9s %9s %7s\n", "shape", "compute", "attention", "dropout", "B", "T", "fwd ms",
               "fwd cpu", "GFLOP/s", "bwd ms", "bwd cpu", "GFLOP/s");
   for (const Shape& s : shapes)
     for (const int T : {128, 512, 2048})
       for (const bool causal : {false, true})
-        for (const float p : {0.0f, 0.3f}) {
-          const int B = std::max(1, tokens / T);
-          const Dropout dropout{p, 7};
-          const Figures f = causal ? measure<Causal>(B, T, s.shape, dropout, iters) : measure<Bidirectional>(B, T, s.shape, dropout, iters);
-          const double per_pair = double(s.shape.heads) * s.shape.head_dim;
-          const double fwd_gflops = 4 * f.pairs * per_pair / (f.fwd_ms * 1e6), bwd_gflops = 10 * f.pairs * per_pair / (f.bwd_ms * 1e6);
-          std::printf("%-15s %-13s %7.1f %5d %5d | %9.1f %9.1f %7.1f | %9.1f %9.1f %7.1f\n", s.name,
-                      causal ? "causal" : "bidirectional", p, B, T, f.fwd_ms, f.fwd_cpu_ms, fwd_gflops, f.bwd_ms, f.bwd_cpu_ms,
-                      bwd_gflops);
-          std::fflush(stdout);
-          out["runs"].push_back({{"shape", s.name}, {"attention", causal ? "causal" : "bidirectional"}, {"dropout", p},
-                                 {"batch", B}, {"seq_len", T}, {"forward_ms", f.fwd_ms}, {"forward_cpu_ms", f.fwd_cpu_ms},
-                                 {"forward_gflops", fwd_gflops}, {"backward_ms", f.bwd_ms},
-                                 {"backward_cpu_ms", f.bwd_cpu_ms}, {"backward_gflops", bwd_gflops}});
-        }
+        for (const float p : {0.0f, 0.3f})
+          for (const std::string& products : computes) {
+            const int B = std::max(1, tokens / T);
+            const Dropout dropout{p, 7};
+            const bool bf16 = products == "bf16";
+            const Figures f = causal ? (bf16 ? measure<Causal, layers::Bf16Products>(B, T, s.shape, dropout, iters)
+                                             : measure<Causal, layers::F32Products>(B, T, s.shape, dropout, iters))
+                                     : (bf16 ? measure<Bidirectional, layers::Bf16Products>(B, T, s.shape, dropout, iters)
+                                             : measure<Bidirectional, layers::F32Products>(B, T, s.shape, dropout, iters));
+            const double per_pair = double(s.shape.heads) * s.shape.head_dim;
+            const double fwd_gflops = 4 * f.pairs * per_pair / (f.fwd_ms * 1e6), bwd_gflops = 10 * f.pairs * per_pair / (f.bwd_ms * 1e6);
+            std::printf("%-15s %-7s %-13s %7.1f %5d %5d | %9.1f %9.1f %7.1f | %9.1f %9.1f %7.1f\n", s.name, products.c_str(),
+                        causal ? "causal" : "bidirectional", p, B, T, f.fwd_ms, f.fwd_cpu_ms, fwd_gflops, f.bwd_ms, f.bwd_cpu_ms,
+                        bwd_gflops);
+            std::fflush(stdout);
+            out["runs"].push_back({{"shape", s.name}, {"compute", products}, {"attention", causal ? "causal" : "bidirectional"}, {"dropout", p},
+                                   {"batch", B}, {"seq_len", T}, {"forward_ms", f.fwd_ms}, {"forward_cpu_ms", f.fwd_cpu_ms},
+                                   {"forward_gflops", fwd_gflops}, {"backward_ms", f.bwd_ms},
+                                   {"backward_cpu_ms", f.bwd_cpu_ms}, {"backward_gflops", bwd_gflops}});
+          }
 
   // Training activations (every layer kept) of B8 x T512, with and without the probabilities.
   io::ModelConfig c;

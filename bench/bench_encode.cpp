@@ -117,7 +117,9 @@ int main(int argc, char** argv) {
   for (const backend::Compute compute : computes) {
     const backend::Projections projections =
         model.weights().has_projection_weights() ? backend::Projections(model.weights(), compute) : lean_projections;
-    const Matrix warm = embed(model, batch, attention, pooling, nullptr, projections);   // warm-up
+    // One workspace from batch to batch, as TextEncoder::encode keeps it.
+    Activations workspace(model.config(), batch.batch, batch.seq_len, ActivationMemory::OneLayer);
+    const Matrix warm = embed(model, batch, attention, pooling, nullptr, projections, &workspace);   // warm-up
     if (vm.count("save"))
       saved.add("embeddings_" + std::string(backend::compute_name(compute)), {warm.rows(), warm.cols()},
                 std::span<const float>(warm.data(), size_t(warm.size())));
@@ -125,7 +127,7 @@ int main(int argc, char** argv) {
     const double cpu0 = cpu_seconds();
     for (int i = 0; i < iters; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
-      embed(model, batch, attention, pooling, nullptr, projections);
+      embed(model, batch, attention, pooling, nullptr, projections, &workspace);
       ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     const double cpu_ms = 1e3 * (cpu_seconds() - cpu0) / iters;

@@ -1,4 +1,4 @@
-// The bf16 compute path (backend/cpu/bf16_gemm.hpp, backend/projections.hpp) against the float32 one.
+// The bf16 compute path (backend/cpu/bf16_gemm.hpp, bf16_tiles.hpp, backend/projections.hpp) against the float32 one.
 // - The kernel: y = x B with x and B rounded to bf16 first is what a float64 product of those rounded values
 //   gives, to float32 accumulation (1e-5 relative), over shapes with every kind of edge (rows not a multiple
 //   of 8, columns not a multiple of 48, an odd reduction) and in accumulating mode.
@@ -9,6 +9,7 @@
 //   fixtures (2026-12-01): embeddings <= 5.9e-3, logits <= 1.4e-2, parameter gradients <= 2.4e-2, LoRA gradients
 //   <= 2.7e-2 (gemma3-dev the worst). Each case prints its figures.
 // The float32 path's parity with transformers is checked, unchanged, by test_forward_parity/test_train_parity.
+#include <bg2vec/backend/cpu/bf16_tiles.hpp>
 #include <bg2vec/backend/projections.hpp>
 #include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/nn/peft.hpp>
@@ -135,6 +136,63 @@ TEST_CASE("the vectorised packers lay out B as the element-by-element definition
     CHECK(same(backend::cpu::PackedB::for_x_w(w),
                backend::cpu::PackedB(w.rows(), w.cols(), [&](int64_t k, int64_t c) { return w(k, c); })));
   }
+}
+
+TEST_CASE("attention's tile products: the pair-word layouts as defined, C (+)= s A B as the float64 product of the rounded operands") {
+  if (!backend::cpu::has_avx512_bf16()) { MESSAGE("no AVX512-BF16 on this CPU: not tested"); return; }
+  namespace cpu = backend::cpu;
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const auto random = [&](int r, int c) {
+    Matrix m(r, c);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+    return m;
+  };
+  const auto half = [](uint32_t word, int which) { return bf16_to_f32(uint16_t(which ? word >> 16 : word & 0xffff)); };
+  // Odd lengths (a zero half), the conversion width (16) and past it.
+  for (const auto [rows, cols] : {std::pair{1, 1}, {3, 5}, {16, 16}, {17, 33}, {64, 64}}) {
+    CAPTURE(rows);
+    CAPTURE(cols);
+    const Matrix x = random(rows, cols);
+    const int row_words = (cols + 1) / 2, pair_rows = (rows + 1) / 2;
+    std::vector<uint32_t> by_rows(size_t(rows * row_words)), by_columns(size_t(pair_rows * cols)), back(by_rows.size());
+    cpu::pair_rows(x.data(), x.outerStride(), rows, cols, by_rows.data(), row_words);
+    cpu::pair_columns(x.data(), x.outerStride(), rows, cols, by_columns.data(), cols);
+    bool rows_ok = true, columns_ok = true;
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols + cols % 2; ++c)
+        rows_ok = rows_ok && half(by_rows[size_t(r * row_words + c / 2)], c % 2) == (c < cols ? round_bf16(x(r, c)) : 0.0f);
+    for (int r = 0; r < rows + rows % 2; ++r)
+      for (int c = 0; c < cols; ++c)
+        columns_ok = columns_ok && half(by_columns[size_t((r / 2) * cols + c)], r % 2) == (r < rows ? round_bf16(x(r, c)) : 0.0f);
+    CHECK(rows_ok);
+    CHECK(columns_ok);
+    std::vector<uint32_t> transposed(by_rows.size());
+    cpu::transpose_words(by_rows.data(), row_words, rows, row_words, transposed.data(), rows);
+    cpu::transpose_words(transposed.data(), rows, row_words, rows, back.data(), row_words);
+    CHECK(back == by_rows);
+    CHECK(transposed[size_t(rows - 1)] == by_rows[size_t((rows - 1) * row_words)]);
+  }
+  // M around the micro-kernel's 6 rows, N around its 64 columns (16 per register), odd reductions.
+  for (const int M : {1, 5, 6, 7, 64})
+    for (const int N : {1, 15, 17, 64, 65, 130})
+      for (const int K : {1, 2, 3, 64, 129}) {
+        CAPTURE(M);
+        CAPTURE(N);
+        CAPTURE(K);
+        const Matrix a = random(M, K), b = random(K, N), c0 = random(M, N);
+        const int pairs = (K + 1) / 2;
+        std::vector<uint32_t> A(size_t(M * pairs)), B(size_t(pairs * N));
+        cpu::pair_rows(a.data(), a.outerStride(), M, K, A.data(), pairs);
+        cpu::pair_columns(b.data(), b.outerStride(), K, N, B.data(), N);
+        const Eigen::MatrixXd expected = 0.7 * (a.unaryExpr(&round_bf16).cast<double>() * b.unaryExpr(&round_bf16).cast<double>());
+        const double scale = expected.cwiseAbs().maxCoeff();
+        Matrix c = c0;
+        cpu::tile_gemm(A.data(), pairs, B.data(), N, M, N, pairs, 0.7f, c.data(), c.outerStride(), /*accumulate=*/true);
+        CHECK((c.cast<double>() - c0.cast<double>() - expected).cwiseAbs().maxCoeff() / scale < 1e-5);
+        cpu::tile_gemm(A.data(), pairs, B.data(), N, M, N, pairs, 0.7f, c.data(), c.outerStride(), /*accumulate=*/false);
+        CHECK((c.cast<double>() - expected).cwiseAbs().maxCoeff() / scale < 1e-5);
+      }
 }
 
 TEST_CASE_TEMPLATE("bf16 embeddings and gradients agree with float32 within the bf16 tolerances", F, test::MistralDev,

@@ -51,6 +51,27 @@ TEST_CASE("a text's embedding does not depend on its batch, its neighbours or th
   }
 }
 
+TEST_CASE("a workspace reused from batch to batch, shrinking and growing, gives the embeddings of fresh activations bit for bit") {
+  TextModel m;
+  const auto encoder = TextEncoder::load(m.dir.path, "causal", "weighted-mean");
+  Activations workspace(encoder.model().config(), 1, 1, ActivationMemory::OneLayer);
+  // Longest first, then shorter (the arena keeps the longer batch's values), then a larger batch (it grows).
+  for (const std::vector<std::string>& texts : {kTexts, std::vector<std::string>{kTexts[2]},
+                                                std::vector<std::string>{kTexts[1], kTexts[3], kTexts[0], kTexts[4], kTexts[1]}}) {
+    CAPTURE(texts.size());
+    const TokenBatch batch = encoder.tokenizer().encode_batch(texts, 512);
+    const size_t before = workspace.arena_bytes();
+    const Matrix reused = embed<Causal, pool::WeightedMean>(encoder.model(), batch, nullptr, {}, &workspace);
+    const Matrix fresh = embed<Causal, pool::WeightedMean>(encoder.model(), batch);
+    CHECK(reused == fresh);
+    CHECK(workspace.bytes() <= workspace.arena_bytes());
+    CHECK(workspace.arena_bytes() >= before);
+  }
+  Activations training(encoder.model().config(), 1, 1, ActivationMemory::AllLayers);
+  const auto embed_into_training = [&] { embed(encoder.model(), encoder.tokenizer().encode_batch(kTexts, 512), "causal", "mean", nullptr, {}, &training); };
+  CHECK_THROWS_WITH_AS(embed_into_training(), doctest::Contains("OneLayer"), Error);
+}
+
 TEST_CASE("bg2vec.json sets the encoder's defaults; arguments override them") {
   TextModel m;
   CHECK(TextEncoder::load(m.dir.path).description().find("causal, weighted-mean") != std::string::npos);

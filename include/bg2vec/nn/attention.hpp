@@ -14,12 +14,16 @@
 // which recomputes P = e^(S - lse) tile by tile. Key tiles start at a row's first real token and stop
 // at its last; tiles that the policy, the window or the padding hide entirely are skipped.
 //
+// The tile products go through `Products` (nn/attention_products.hpp): float32 on Eigen by default, bf16
+// with float32 accumulation where the decoder computes in bf16.
+//
 // Padded queries are computed as real ones (they attend to the real keys they see): the hidden states
 // and logits at pad positions are part of what the HF parity tests (and `encode --logits`) compare. The
 // backward pass skips the query rows whose output gradient is zero, which padding's is.
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/core/tensor.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
+#include <bg2vec/nn/attention_products.hpp>
 #include <bg2vec/nn/attention_tiles.hpp>
 #include <bg2vec/nn/dropout.hpp>
 #include <bg2vec/nn/softcap.hpp>
@@ -69,13 +73,6 @@ struct AttentionScratch {
   Vector m{Tiles::queries}, l{Tiles::queries}, m_new{Tiles::queries}, shift{Tiles::queries}, alpha{Tiles::queries};
 };
 
-// The capped scores of a tile: S = cap(s Q K^T).
-inline void tile_scores(const Eigen::Ref<const Matrix>& Q, const Eigen::Ref<const Matrix>& K, float scale,
-                        const std::optional<float>& cap, Eigen::Ref<Matrix> S) {
-  S.noalias() = (Q * K.transpose()) * scale;
-  softcap_forward(S, cap);
-}
-
 // P(i, :) = exp(S(i, :) - c(i)), row by row: Eigen vectorises the exp of a row minus a scalar, not of a
 // row-major tile minus a broadcast column (which falls back to scalar expf).
 inline void exp_rows(const Eigen::Ref<const Matrix>& S, const Eigen::Ref<const Vector>& c, Eigen::Ref<Matrix> P) {
@@ -106,21 +103,22 @@ inline void dropout_tile(const Dropout& dropout, uint64_t stream, int bh, int T,
 // attended values, lse [B*heads*T] (index (b heads + h) T + i) each query row's logsumexp of its visible
 // scores (+inf for a row that sees no key, whose output is zero), which the backward pass needs.
 // Parallel over (batch, head, query tile): each owns its rows of out and lse.
-template <AttentionPolicy P, class Tiles = AttentionTiles>
+template <AttentionPolicy P, class Tiles = AttentionTiles, class Products = F32Products>
 void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
                        const Eigen::Ref<const Matrix>& v, const TokenBatch& batch, const AttentionShape& shape,
                        Eigen::Ref<Vector> lse, Eigen::Ref<Matrix> out, const Dropout& dropout = {}, uint64_t stream = 0) {
-  const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
+  static_assert(!Products::pairs_positions || Tiles::keys % 2 == 0, "these tile products pair keys: tiles of an even number of keys");
+  const int T = batch.seq_len, d = shape.head_dim;
   const float scale = shape.score_scale();
   const KeyPadding padding(batch);
+  const typename Products::Forward products(q, k, v, batch, shape.heads, shape.kv_heads, d, padding);
   const int query_tiles = (T + Tiles::queries - 1) / Tiles::queries;
 #pragma omp parallel for schedule(dynamic)
   for (int unit = 0; unit < batch.batch * shape.heads * query_tiles; ++unit) {
-    const int bh = unit / query_tiles, b = bh / shape.heads, h = bh % shape.heads, g = h / group;
+    const int bh = unit / query_tiles, b = bh / shape.heads, h = bh % shape.heads;
     const int q0 = (unit % query_tiles) * Tiles::queries, rows = std::min(Tiles::queries, T - q0);
     const Eigen::Index row0 = Eigen::Index(b) * T;
     const auto mask = row_mask<P>(batch, b);
-    const auto Q = q.block(row0 + q0, h * d, rows, d);
     auto O = out.block(row0 + q0, h * d, rows, d);
     thread_local detail::AttentionScratch<Tiles> s;
     auto m = s.m.head(rows), l = s.l.head(rows), m_new = s.m_new.head(rows), shift = s.shift.head(rows);
@@ -134,7 +132,8 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
       if (cover == Cover::None) continue;
       auto S = s.S.topLeftCorner(rows, cols);
       auto Pt = s.P.topLeftCorner(rows, cols);
-      detail::tile_scores(Q, k.block(row0 + k0, g * d, cols, d), scale, shape.softcap, S);
+      products.scores(b, h, q0, k0, scale, S);                            // S = cap(s Q K^T)
+      softcap_forward(S, shape.softcap);
       if (cover == Cover::Some) detail::mask_tile<P>(mask, batch, b, q0, k0, shape.sliding_window, detail::kMinusInf, S);
       // m' = max(m, rowmax S); a row that has seen no key yet keeps m' = -inf and subtracts 0 instead,
       // its exponentials being masked to 0 below.
@@ -152,7 +151,7 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
         Pt = Pt.cwiseProduct(Z);
       }
       for (int i = 0; i < rows; ++i) O.row(i) *= alpha(i);
-      O.noalias() += Pt * v.block(row0 + k0, g * d, cols, d);
+      products.add_values(Pt, b, h, k0, O);                               // O += P V
     }
     for (int i = 0; i < rows; ++i) {
       // A query that sees no key (impossible with one real token per row) gets a zero row, not NaN.
@@ -174,16 +173,19 @@ void attention_forward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const
 // heads of one kv head add into the same dK, dV rows, so the parallel loop runs over (batch, kv head),
 // longest rows first, and the group's heads in turn: every output element has one writer, and the sums
 // run in a fixed order.
-template <AttentionPolicy P, class Tiles = AttentionTiles>
+template <AttentionPolicy P, class Tiles = AttentionTiles, class Products = F32Products>
 void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<const Matrix>& k,
                         const Eigen::Ref<const Matrix>& v, const Eigen::Ref<const Matrix>& out,
                         const Eigen::Ref<const Vector>& lse, const Eigen::Ref<const Matrix>& d_out,
                         const TokenBatch& batch, const AttentionShape& shape, Eigen::Ref<Matrix> dq,
                         Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv, const Dropout& dropout = {}, uint64_t stream = 0) {
   static_assert(Tiles::strip % Tiles::queries == 0, "a strip is whole query tiles (their covers are the masks)");
+  static_assert(!Products::pairs_positions || (Tiles::keys % 2 == 0 && Tiles::queries % 2 == 0),
+                "these tile products pair keys and query rows: tiles of an even number of each");
   const int T = batch.seq_len, d = shape.head_dim, group = shape.heads / shape.kv_heads;
   const float scale = shape.score_scale();
   const KeyPadding padding(batch);
+  const typename Products::Backward products(q, k, v, d_out, batch, shape.heads, shape.kv_heads, d, padding);
   std::vector<int> units(size_t(batch.batch) * size_t(shape.kv_heads));
   std::iota(units.begin(), units.end(), 0);
   std::stable_sort(units.begin(), units.end(), [&](int x, int y) {
@@ -195,17 +197,13 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
     const int b = units[u] / shape.kv_heads, g = units[u] % shape.kv_heads;
     const Eigen::Index row0 = Eigen::Index(b) * T;
     const auto mask = row_mask<P>(batch, b);
-    auto dK = dk.block(row0, g * d, T, d);
-    auto dV = dv.block(row0, g * d, T, d);
-    dK.setZero();
-    dV.setZero();
+    auto products_of_unit = products.unit(b, g, dk.block(row0, g * d, T, d), dv.block(row0, g * d, T, d));   // zeroes dK, dV
     thread_local Matrix S, Pm, dP, Z;                  // [strip, key tile]
     thread_local Vector D;
     for (Matrix* m : {&S, &Pm, &dP, &Z})
       if (m->rows() < std::min(T, Tiles::strip)) m->resize(std::min(T, Tiles::strip), Tiles::keys);
     for (int h = g * group; h < (g + 1) * group; ++h) {
       const int bh = b * shape.heads + h;
-      const auto Q = q.block(row0, h * d, T, d);
       const auto dO = d_out.block(row0, h * d, T, d);
       auto dQ = dq.block(row0, h * d, T, d);
       dQ.setZero();
@@ -214,6 +212,7 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
       while (q_lo < T && dO.row(q_lo).isZero(0)) ++q_lo;
       while (q_hi > q_lo && dO.row(q_hi - 1).isZero(0)) --q_hi;
       D = dO.cwiseProduct(out.block(row0, h * d, T, d)).rowwise().sum();
+      products_of_unit.head(h, q_lo, q_hi);
       for (int k0 = padding.first(b); k0 < padding.end(b); k0 += Tiles::keys) {
         const int cols = std::min(Tiles::keys, padding.end(b) - k0);
         // The strip [r0, r1): query tiles (of Tiles::queries rows from q_lo) that see any of these keys.
@@ -225,31 +224,29 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
           r1 = t1;
         }
         if (r0 >= r1) continue;
-        const auto K = k.block(row0 + k0, g * d, cols, d);
-        const auto V = v.block(row0 + k0, g * d, cols, d);
         for (int c0 = r0; c0 < r1; c0 += Tiles::strip) {     // strips of at most Tiles::strip rows
           const int c1 = std::min(c0 + Tiles::strip, r1);
           const int rows = c1 - c0;
-          const auto Qs = Q.middleRows(c0, rows);
-          const auto dOs = dO.middleRows(c0, rows);
           auto St = S.topLeftCorner(rows, cols);
           auto Pt = Pm.topLeftCorner(rows, cols);
           auto dPt = dP.topLeftCorner(rows, cols);
-          detail::tile_scores(Qs, K, scale, shape.softcap, St);
+          products_of_unit.scores(c0, k0, scale, St);                    // S = cap(s Q K^T)
+          softcap_forward(St, shape.softcap);
           detail::exp_rows(St, lse.segment(Eigen::Index(bh) * T + c0, rows), Pt);
           for (int t0 = c0; t0 < c1; t0 += Tiles::queries) {   // zero what the policy, window, padding hide
             const int t1 = std::min(t0 + Tiles::queries, c1);
             if (tile_cover<P>(padding, mask, b, t0, t1, k0, k0 + cols, shape.sliding_window) != Cover::All)
               detail::mask_tile<P>(mask, batch, b, t0, k0, shape.sliding_window, 0.0f, Pt.middleRows(t0 - c0, t1 - t0));
           }
-          dPt.noalias() = dOs * V.transpose();
+          products_of_unit.grad_probs(c0, k0, dPt);                      // dP = dO V^T
           if (dropout.active()) {
             auto Zt = Z.topLeftCorner(rows, cols);
             detail::dropout_tile(dropout, stream, bh, T, c0, k0, Zt);
-            dV.middleRows(k0, cols).noalias() += Pt.cwiseProduct(Zt).transpose() * dOs;
             dPt = dPt.cwiseProduct(Zt);
+            Zt = Pt.cwiseProduct(Zt);
+            products_of_unit.add_value_grad(Zt, c0, k0);                  // dV += (P Z)^T dO
           } else {
-            dV.middleRows(k0, cols).noalias() += Pt.transpose() * dOs;
+            products_of_unit.add_value_grad(Pt, c0, k0);                  // dV += P^T dO
           }
           // s dS = s P * (dP - D), written over dP entry by entry (s here: `+= (dS * K) * s` would make
           // Eigen evaluate the product coefficient by coefficient instead of as a GEMM).
@@ -257,11 +254,12 @@ void attention_backward(const Eigen::Ref<const Matrix>& q, const Eigen::Ref<cons
             dPt.row(i) = Pt.row(i).cwiseProduct((dPt.row(i).array() - D(c0 + i)).matrix()) * scale;
           if (shape.softcap) dPt.array() *= 1.0f - (St.array() / *shape.softcap).square();
           const auto& dS = dPt;
-          dQ.middleRows(c0, rows).noalias() += dS * K;
-          dK.middleRows(k0, cols).noalias() += dS.transpose() * Qs;
+          products_of_unit.add_query_grad(dS, k0, dQ.middleRows(c0, rows));   // dQ += dS K
+          products_of_unit.add_key_grad(dS, c0, k0);                           // dK += dS^T Q
         }
       }
     }
+    products_of_unit.finish();
   }
 }
 

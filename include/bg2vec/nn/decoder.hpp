@@ -13,7 +13,8 @@
 // gradient buffer), so gradient accumulation and the two views of SimCSE need no extra code.
 //
 // The seven projections' matrix products go through a backend::Projections (float32 on Eigen by default;
-// bf16 with float32 accumulation where the CPU has AVX512-BF16): the math of the layers is written once.
+// bf16 with float32 accumulation where the CPU has AVX512-BF16), and attention's tile products follow its
+// compute type (nn/attention_products.hpp): the math of the layers is written once.
 #include <bg2vec/backend/projections.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/nn/activations.hpp>
@@ -148,6 +149,9 @@ class Decoder {
           dk_proj(c.qk_norms() ? N : 0, c.kv_dim()) {}
   };
 
+  // Attention's tile products follow the projections' compute type (bf16 needs the pairs of an even head_dim).
+  bool bf16_attention() const { return projections_.bf16() && layers::Bf16Products::supports(model_.config().head_dim); }
+
   layers::AttentionShape attention_shape(int l) const {
     const auto& c = model_.config();
     const auto cap = c.attn_logit_softcapping;
@@ -228,8 +232,12 @@ class Decoder {
     const layers::RopeTable& rope = rotary.of_layer(c, l);
     layers::rope_apply(a.q, batch.seq_len, rope);
     layers::rope_apply(a.k, batch.seq_len, rope);
-    layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(l), a.lse, a.att, acts.attention_dropout,
-                                    attention_stream(l));
+    if (bf16_attention())
+      layers::attention_forward<Attn, layers::AttentionTiles, layers::Bf16Products>(a.q, a.k, a.v, batch, attention_shape(l), a.lse,
+                                                                                  a.att, acts.attention_dropout, attention_stream(l));
+    else
+      layers::attention_forward<Attn>(a.q, a.k, a.v, batch, attention_shape(l), a.lse, a.att, acts.attention_dropout,
+                                      attention_stream(l));
     residual_branch(l, kO, a.att, w.o, w.attn_out_norm, acts, a.attn_out, a.rstd_attn_out, a.x_in, a.x_mid);
 
     layers::rmsnorm_forward(a.x_mid, w.mlp_norm, eps, a.xn_mlp, a.rstd_mlp, offset);
@@ -259,8 +267,13 @@ class Decoder {
     // x_mid = x_in + [post-norm](o(attention(rope([norm](q(xn))), rope([norm](k(xn))), v(xn))))
     residual_branch_backward(l, kO, a.att, w.o, w.attn_out_norm, g ? &g->attn_out_norm : nullptr, acts, a.attn_out,
                              a.rstd_attn_out, dx, ws, ws.d_att, g ? &g->o : nullptr, lg);
-    layers::attention_backward<Attn>(a.q, a.k, a.v, a.att, a.lse, ws.d_att, batch, attention_shape(l), ws.dq, ws.dk,
-                                     ws.dv, acts.attention_dropout, attention_stream(l));
+    if (bf16_attention())
+      layers::attention_backward<Attn, layers::AttentionTiles, layers::Bf16Products>(
+          a.q, a.k, a.v, a.att, a.lse, ws.d_att, batch, attention_shape(l), ws.dq, ws.dk, ws.dv, acts.attention_dropout,
+          attention_stream(l));
+    else
+      layers::attention_backward<Attn>(a.q, a.k, a.v, a.att, a.lse, ws.d_att, batch, attention_shape(l), ws.dq, ws.dk,
+                                       ws.dv, acts.attention_dropout, attention_stream(l));
     const layers::RopeTable& rope = rotary.of_layer(c, l);
     layers::rope_backward(ws.dq, batch.seq_len, rope);
     layers::rope_backward(ws.dk, batch.seq_len, rope);

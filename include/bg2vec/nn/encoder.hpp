@@ -18,11 +18,26 @@
 
 namespace bg2vec {
 
+namespace detail {
+// The inference activations of `batch`: `workspace` reshaped (so that its arena serves batch after batch), or,
+// without one, a fresh set in `local`.
+inline Activations& inference_activations(const io::ModelConfig& c, const TokenBatch& batch, Activations* workspace,
+                                          std::optional<Activations>& local) {
+  if (!workspace) return local.emplace(c, batch.batch, batch.seq_len, ActivationMemory::OneLayer);
+  require(!workspace->trainable(), "an encoding workspace keeps one layer's activations (ActivationMemory::OneLayer)");
+  workspace->reshape(c, batch.batch, batch.seq_len);
+  return *workspace;
+}
+}  // namespace detail
+
 // Final hidden states pooled per row: [B, H]. `projections`: the compute type of the matrix products
-// (float32 by default; backend::Projections(model.weights(), backend::Compute::Bf16) for bf16).
+// (float32 by default; backend::Projections(model.weights(), backend::Compute::Bf16) for bf16). `workspace`:
+// activations to reuse from batch to batch (OneLayer), or none.
 template <AttentionPolicy Attn, pool::Pooling Pool>
-Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullptr, const backend::Projections& projections = {}) {
-  Activations acts(model.config(), batch.batch, batch.seq_len, /*keep_all_layers=*/false);
+Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullptr, const backend::Projections& projections = {},
+             Activations* workspace = nullptr) {
+  std::optional<Activations> local;
+  Activations& acts = detail::inference_activations(model.config(), batch, workspace, local);
   const Decoder<Attn> decoder(model, nullptr, projections);
   decoder.forward(batch, acts);
   if (logits) decoder.logits(acts, *logits);
@@ -89,17 +104,19 @@ struct EncoderSettings {
 
 // Pooled embeddings of `batch` with policies chosen at run time.
 inline Matrix embed(const Model& model, const TokenBatch& batch, const std::string& attention, const std::string& pooling,
-                    Matrix* logits = nullptr, const backend::Projections& projections = {}) {
+                    Matrix* logits = nullptr, const backend::Projections& projections = {}, Activations* workspace = nullptr) {
   return with_attention(attention, [&]<class Attn>() {
-    return pool::with_pooling(pooling, [&]<class Pool>() { return embed<Attn, Pool>(model, batch, logits, projections); });
+    return pool::with_pooling(pooling, [&]<class Pool>() { return embed<Attn, Pool>(model, batch, logits, projections, workspace); });
   });
 }
 
 // One forward pass, several poolings of its final hidden states: [B, H] per name in `poolings`.
 inline std::vector<Matrix> embed_poolings(const Model& model, const TokenBatch& batch, const std::string& attention,
-                                          const std::vector<std::string>& poolings, const backend::Projections& projections = {}) {
+                                          const std::vector<std::string>& poolings, const backend::Projections& projections = {},
+                                          Activations* workspace = nullptr) {
   return with_attention(attention, [&]<class Attn>() {
-    Activations acts(model.config(), batch.batch, batch.seq_len, /*keep_all_layers=*/false);
+    std::optional<Activations> local;
+    Activations& acts = detail::inference_activations(model.config(), batch, workspace, local);
     Decoder<Attn>(model, nullptr, projections).forward(batch, acts);
     std::vector<Matrix> out;
     for (const auto& name : poolings)
@@ -176,10 +193,11 @@ class TextEncoder {
     std::vector<Matrix> out(poolings.size(), Matrix(Eigen::Index(texts.size()), dimension()));
     Progress bar("encode", double(texts.size()), "texts");
     size_t done_tokens = 0;
+    Activations workspace(model_->config(), 1, 1, ActivationMemory::OneLayer);   // grows to the largest batch
     for (size_t start = 0; start < order.size(); start += size_t(batch_size)) {
       const size_t end = std::min(order.size(), start + size_t(batch_size));
       const TokenBatch batch = make_batch(tokens, order, start, end);
-      const std::vector<Matrix> pooled = embed_poolings(*model_, batch, settings_.attention, poolings, projections_);
+      const std::vector<Matrix> pooled = embed_poolings(*model_, batch, settings_.attention, poolings, projections_, &workspace);
       for (size_t p = 0; p < poolings.size(); ++p)
         for (size_t i = start; i < end; ++i) out[p].row(Eigen::Index(order[i])) = pooled[p].row(Eigen::Index(i - start));
       for (size_t i = start; i < end; ++i) done_tokens += tokens[order[i]].size();

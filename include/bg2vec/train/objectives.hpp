@@ -37,8 +37,8 @@ struct StepContext {
 
   Activations& activations(std::unique_ptr<Activations>& slot, const io::ModelConfig& c, const TokenBatch& b) {
     const ActivationMemory m = grads.any() ? memory : ActivationMemory::OneLayer;
-    if (!slot || slot->batch() != b.batch || slot->seq_len() != b.seq_len || slot->memory() != m)
-      slot = std::make_unique<Activations>(c, b.batch, b.seq_len, m);
+    if (!slot || slot->memory() != m) slot = std::make_unique<Activations>(c, b.batch, b.seq_len, m);
+    else if (slot->batch() != b.batch || slot->seq_len() != b.seq_len) slot->reshape(c, b.batch, b.seq_len);
     return *slot;
   }
 };
