@@ -54,8 +54,9 @@ class PackedB {
   PackedB() = default;
   // from(k, c) gives B(k, c) as float32.
   template <class From>
-  PackedB(int64_t K, int64_t C, From from) : K_(K), C_(C), pairs_((K + 1) / 2), panels_((C + kPanel - 1) / kPanel) {
-    data_ = allocate_bf16(size_t(panels_ * pairs_ * 2 * kPanel));
+  PackedB(int64_t K, int64_t C, From from)
+      : K_(K), C_(C), pairs_((K + 1) / 2), panels_((C + kPanel - 1) / kPanel), capacity_(size_t(panels_ * pairs_ * 2 * kPanel)) {
+    data_ = allocate_bf16(capacity_);
     uint16_t* base = data_.get();
 #pragma omp parallel for schedule(static) if (panels_ > 4)
     for (int64_t p = 0; p < panels_; ++p) {
@@ -85,6 +86,22 @@ class PackedB {
     return b;
   }
 
+  // for_x_w(w) into this PackedB, reusing its storage when large enough (the weight gradient packs x on every
+  // call: a fresh allocation of that size would be page-faulted in each time).
+  void assign_for_x_w(const Eigen::Ref<const Matrix>& w) {
+    const int64_t pairs = (w.rows() + 1) / 2, panels = (w.cols() + kPanel - 1) / kPanel;
+    const size_t n = size_t(panels * pairs * 2 * kPanel);
+    if (n > capacity_) {
+      data_ = allocate_bf16(n);
+      capacity_ = n;
+    }
+    K_ = w.rows();
+    C_ = w.cols();
+    pairs_ = pairs;
+    panels_ = panels;
+    pack_rows(w.data(), w.outerStride());
+  }
+
   int64_t K() const { return K_; }
   int64_t C() const { return C_; }
   int64_t pairs() const { return pairs_; }
@@ -97,7 +114,8 @@ class PackedB {
   // Storage for B [K, C], filled by one of the two packers below. (The generic constructor above is their
   // reference, and what a CPU without AVX512-BF16 uses to count bytes: it never runs the kernel.)
   PackedB(int64_t K, int64_t C)
-      : K_(K), C_(C), pairs_((K + 1) / 2), panels_((C + kPanel - 1) / kPanel), data_(allocate_bf16(size_t(panels_ * pairs_ * 2 * kPanel))) {}
+      : K_(K), C_(C), pairs_((K + 1) / 2), panels_((C + kPanel - 1) / kPanel), capacity_(size_t(panels_ * pairs_ * 2 * kPanel)),
+        data_(allocate_bf16(capacity_)) {}
 
   uint32_t* words(int64_t p) { return reinterpret_cast<uint32_t*>(data_.get() + p * pairs_ * 2 * kPanel); }
 
@@ -151,6 +169,7 @@ class PackedB {
   }
 
   int64_t K_ = 0, C_ = 0, pairs_ = 0, panels_ = 0;
+  size_t capacity_ = 0;   // elements of data_
   Bf16Buffer data_;
 };
 
@@ -287,7 +306,8 @@ inline void gemm_bf16(const float* a, int64_t lda, int64_t M, const PackedB& b, 
 }
 
 // dW (+)= dy^T x, dy [N, O] and x [N, I] row-major (a weight gradient, reduced over the N rows): A = dy^T converted
-// straight from dy's rows, B = x packed on each call (2 bytes per element of x, against 2 N O I flops).
+// straight from dy's rows, B = x packed on each call (2 bytes per element of x, against 2 N O I flops) into the
+// calling thread's storage.
 inline void gemm_bf16_at_b(const Eigen::Ref<const Matrix>& dy, const Eigen::Ref<const Matrix>& x, Eigen::Ref<Matrix> dw,
                            bool accumulate) {
   if (dy.rows() != x.rows() || dw.rows() != dy.cols() || dw.cols() != x.cols())
@@ -299,7 +319,8 @@ inline void gemm_bf16_at_b(const Eigen::Ref<const Matrix>& dy, const Eigen::Ref<
     if (!accumulate) dw.setZero();
     return;
   }
-  const PackedB b = PackedB::for_x_w(x);
+  thread_local PackedB b;
+  b.assign_for_x_w(x);
   uint16_t* scratch = detail::a_scratch(size_t(O * b.pairs() * 2));
   detail::convert_columns(dy.data(), dy.outerStride(), N, O, scratch);
   detail::gemm_converted(reinterpret_cast<const uint32_t*>(scratch), O, b, dw.data(), dw.outerStride(), accumulate);
