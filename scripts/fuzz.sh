@@ -19,9 +19,19 @@ if ((${#targets[@]} == 0)); then
   for source in tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$source" .cpp)"); done
 fi
 
-# Debug: asserts (ours and Eigen's) stay on; the targets' own -O1 replaces -O0.
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DBG2VEC_FUZZ=ON \
-  -DBG2VEC_BUILD_APPS=OFF -DBG2VEC_BUILD_TESTS=OFF -DBG2VEC_BUILD_BENCH=OFF >/dev/null
+if ! command -v clang++ >/dev/null; then
+  echo "fuzz: clang++ not found; install the dependencies first: bash scripts/setup.sh" >&2
+  exit 1
+fi
+# Debug: asserts (ours and Eigen's) stay on; the targets' own -O1 replaces -O0. The configure output is
+# shown only when it fails (a missing package names itself there; scripts/setup.sh installs them all).
+mkdir -p "$build"
+if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DBG2VEC_FUZZ=ON \
+  -DBG2VEC_BUILD_APPS=OFF -DBG2VEC_BUILD_TESTS=OFF -DBG2VEC_BUILD_BENCH=OFF >"$build/configure.log" 2>&1; then
+  cat "$build/configure.log" >&2
+  echo "fuzz: configuring $build failed (above); missing packages: bash scripts/setup.sh" >&2
+  exit 1
+fi
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 # The inputs are written to files thousands of times a second: in memory (/dev/shm) where there is one.
