@@ -1,8 +1,9 @@
 // nn/memory_estimate.hpp against the buffers it mirrors: the Activations arena, the bf16 packings of
-// backend::Projections, the LoRA layout; and the relations inspect relies on (bf16 = f32 + the packed copies,
-// a step needs more than encoding, LoRA less than full fine-tuning).
+// backend::Projections, the bf16 attention's operands, the LoRA layout; and the relations inspect relies on
+// (bf16 = f32 + the packed copies, a step needs more than encoding, LoRA less than full fine-tuning).
 #include "support.hpp"
 
+#include <bg2vec/backend/cpu/attention_bf16.hpp>
 #include <bg2vec/backend/projections.hpp>
 #include <bg2vec/nn/inference_model.hpp>
 #include <bg2vec/nn/memory_estimate.hpp>
@@ -10,6 +11,10 @@
 #include <bg2vec/train/init.hpp>
 
 #include <doctest/doctest.h>
+
+#include <thread>
+#include <utility>
+#include <vector>
 
 using namespace bg2vec;
 
@@ -61,6 +66,35 @@ TEST_CASE_TEMPLATE("the packed-bytes estimate is what the bf16 packing allocates
   }
 }
 
+TEST_CASE_TEMPLATE("the bf16 attention estimate is what its operands allocate", F, test::MistralDev, test::Gemma2Dev,
+                   test::Gemma3Dev) {
+  const io::ModelConfig c = io::load_config(test::fixture(std::string("hf/") + F::name));
+  CHECK(memory::attention_operand_bytes(c, backend::Compute::F32, 4, 16, true) == 0);
+  if (!backend::cpu::has_avx512_bf16()) {
+    MESSAGE("this CPU has no AVX512-BF16: the bf16 attention's buffers are not measured");
+    return;
+  }
+  for (const auto& [B, T] : {std::pair{1, 1}, {3, 7}, {2, 16}}) {
+    CAPTURE(B);
+    CAPTURE(T);
+    const Eigen::Index N = Eigen::Index(B) * T;
+    const Matrix q = Matrix::Random(N, c.q_dim()), k = Matrix::Random(N, c.kv_dim()), v = Matrix::Random(N, c.kv_dim());
+    const std::vector<int> key_first(size_t(B), 0);
+    const backend::cpu::AttentionLayout layout{B, T, c.num_heads, c.num_kv_heads, c.head_dim};
+    // The operands are the calling thread's and only grow: each count starts from a new thread's empty buffers.
+    size_t encoding = 0, step = 0;
+    std::thread([&] {
+      const backend::cpu::Bf16AttentionForward forward(q, k, v, layout, key_first);
+      encoding = backend::cpu::detail::call_operands().bytes();
+      const backend::cpu::Bf16AttentionBackward backward(q, k, v, q, layout, key_first);   // dO: any [N, q_dim]
+      step = backend::cpu::detail::call_operands().bytes();
+    }).join();
+    // If this fails, the bf16 attention changed its operands: update memory::attention_operand_bytes to match.
+    CHECK(memory::attention_operand_bytes(c, backend::Compute::Bf16, B, T, false) == double(encoding));
+    CHECK(memory::attention_operand_bytes(c, backend::Compute::Bf16, B, T, true) == double(step));
+  }
+}
+
 TEST_CASE("inference and step estimates: their parts add up and order as they must") {
   const io::ModelConfig c = io::load_config(test::fixture("hf/mistral-dev"));
   const double P = double(ParameterLayout(c).total());
@@ -72,7 +106,8 @@ TEST_CASE("inference and step estimates: their parts add up and order as they mu
   for (const auto& [in, out] : memory::projection_shapes(c)) projection_floats += double(in) * double(out) * c.num_layers;
   const double P_encode = memory::buffer_floats(c, ProjectionWeights::Outside);
   CHECK(P_encode == doctest::Approx(P - projection_floats));
-  CHECK(bf16.peak() == doctest::Approx(4 * P_encode + packed + memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 32, false) + acts));
+  CHECK(bf16.peak() == doctest::Approx(4 * P_encode + packed + memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 32, false) +
+                                      memory::attention_operand_bytes(c, backend::Compute::Bf16, 4, 32, false) + acts));
   CHECK(f32.peak() == doctest::Approx(4 * P + acts));
   // While the file is read, about one tensor of it is resident (the largest's share of the file's bytes); load_model
   // moves the Model out (no second copy of the weights).

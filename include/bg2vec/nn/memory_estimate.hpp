@@ -21,6 +21,9 @@
 // d_hidden, the backward pass's per-layer workspace, the lm_head's cross-entropy chunk, LoRA's temporaries,
 // and, for a full bf16 step, the second packing that repacking after the update builds before it frees the
 // first. A phase's peak is what is alive at once; the step's peak is the largest phase.
+// With bf16 compute, also the GEMM's copy of its input and the bf16 attention's operands (Q, K, V and, for a
+// step, dO, each once in the layouts the tile products read: 96 MiB for encoding 16 x 512 tokens with a
+// Mistral-7B, twice that for a step).
 // Not counted: the program and its libraries (tens of MiB), small per-thread scratch (T x T attention tiles,
 // Eigen's GEMM blocks), the batch and the tokenizer. tests/test_memory_estimate.cpp checks the mirrored
 // buffers against the real ones (Activations::bytes(), Projections::packed_bytes()), so a change of those
@@ -128,6 +131,18 @@ inline double gemm_scratch_bytes(const io::ModelConfig& c, backend::Compute comp
   return double(B) * T * double((k + 1) / 2 * 2) * 2;
 }
 
+// The bf16 attention's whole-call operands (backend/cpu/attention_bf16.hpp, detail::AttentionOperands: the
+// calling thread's, grown to the largest layer's call and kept): the forward pass's Q in pairs of a row, K
+// transposed and V in pairs of keys; a step's backward pass adds dO, V transposed and K in pairs of keys. Keys
+// pair up per batch row, so an odd T takes one more position per row. bf16 attention needs an even head_dim
+// (layers::Bf16Products::supports); otherwise the float32 tiles run and keep nothing.
+inline double attention_operand_bytes(const io::ModelConfig& c, backend::Compute compute, int B, int T, bool training) {
+  if (compute != backend::Compute::Bf16 || c.head_dim % 2 != 0) return 0;
+  const double rows = double(B) * T, paired = double(B) * ((T + 1) / 2 * 2);   // positions, as bf16 pairs store them
+  const double one_pass = 2 * rows * double(c.q_dim()) + 2 * rows * double(c.kv_dim()) + 2 * paired * double(c.kv_dim());
+  return training ? 2 * one_pass : one_pass;
+}
+
 struct Item {
   std::string what;
   double bytes;
@@ -184,6 +199,7 @@ inline Estimate inference(const io::ModelConfig& c, backend::Compute compute, in
   if (bf16) {
     run.items.push_back({"bf16 packed projections", packed_projection_bytes(c, compute, false)});
     run.items.push_back({"bf16 GEMM input copy", gemm_scratch_bytes(c, compute, B, T, false)});
+    run.items.push_back({"bf16 attention operands", attention_operand_bytes(c, compute, B, T, false)});
   }
   run.items.push_back({"activations (one layer)", 4 * activation_floats(c, B, T, ActivationMemory::OneLayer)});
   Estimate e{load_phases(c, file_bytes, projections)};
@@ -212,6 +228,7 @@ inline Estimate training(const io::ModelConfig& c, backend::Compute compute, con
     kept.push_back({"bf16 packed projections (x W^T and dy W)", packed_projection_bytes(c, compute, true)});
     kept.push_back({"bf16 packed lm_head (h W^T and dZ W)", packed_lm_head_bytes(c, compute, true)});
     kept.push_back({"bf16 GEMM input copy", gemm_scratch_bytes(c, compute, s.batch, s.seq_len, true)});
+    kept.push_back({"bf16 attention operands", attention_operand_bytes(c, compute, s.batch, s.seq_len, true)});
   }
   kept.push_back({"gradients (float32)", 4 * trainable});
   if (s.adamw) kept.push_back({"AdamW moments m, v (float32)", 8 * trainable});

@@ -38,9 +38,13 @@ T* grow(std::vector<T>& buffer, size_t n) {
   return buffer.data();
 }
 
-// The words of one call's whole operands, in the calling thread's keeping.
+// The words of one call's whole operands, in the calling thread's keeping (memory::attention_operand_bytes
+// mirrors their sizes for `bg2vec inspect`).
 struct AttentionOperands {
   std::vector<uint32_t> q, d_out, k_t, v_t, k_pairs, v_pairs;
+  size_t bytes() const {
+    return (q.size() + d_out.size() + k_t.size() + v_t.size() + k_pairs.size() + v_pairs.size()) * sizeof(uint32_t);
+  }
 };
 inline AttentionOperands& call_operands() {
   thread_local AttentionOperands operands;
