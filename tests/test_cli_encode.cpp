@@ -172,12 +172,13 @@ TEST_CASE("inspect estimates the memory of encoding and of a step for the chosen
     CHECK(r->output.find("encode fits, full step fits, LoRA step fits") != std::string::npos);
   }
   // bf16 encoding swaps the float32 projections for their packed bf16 copies (and adds the kernel's bf16 copy of
-  // its input).
+  // its input and the attention's bf16 operands).
   double projection_floats = 0;
   for (const auto& [in, out] : memory::projection_shapes(c)) projection_floats += double(in) * double(out) * c.num_layers;
   CHECK(memory_line(bf16.output, "encode") - memory_line(f32.output, "encode") ==
         doctest::Approx(memory::packed_projection_bytes(c, backend::Compute::Bf16, false) +
-                        memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 64, false) - 4 * projection_floats));
+                        memory::gemm_scratch_bytes(c, backend::Compute::Bf16, 4, 64, false) +
+                        memory::attention_operand_bytes(c, backend::Compute::Bf16, 4, 64, false) - 4 * projection_floats));
   CHECK(memory_line(bf16.output, "MNTP step, full") > memory_line(f32.output, "MNTP step, full"));
   // Larger batches need more; a rank-64 adapter more than a rank-16 one.
   const test::CliRun larger = test::run_cli("inspect --model " + kModel + " --batch 8 --seq-len 64 --compute f32 --lora-rank 64", dir);
