@@ -214,6 +214,14 @@ TEST_CASE("GGUF models that are not what they claim are refused, naming the file
     CHECK(e.find("'blk.0.ffn_gate.weight' (model.layers.0.mlp.gate_proj.weight) has shape [128, 64], the GGUF metadata implies [96, 64]") !=
           std::string::npos);
   }
+  SUBCASE("regression (fuzz_gguf_model, timeout): 2^30 layers are refused before anything is sized by them") {
+    // The layer types were listed one per declared layer: 5 s and 128 MiB for a 1.6 KB file (and a
+    // config-only `inspect` laid out 2^30 layers until it ran out of memory).
+    const auto path = with_u32(dir, Gemma3F32::gguf, "gemma3.block_count", uint32_t(1) << 30);
+    const std::string e = error_of(path);
+    CHECK(e.find(path.string()) != std::string::npos);
+    CHECK(e.find("the model declares 1073741824 layers, more than the 4096 bg2vec accepts") != std::string::npos);
+  }
   SUBCASE("a layer count that the tensors do not have") {
     const auto path = with_u32(dir, MistralF32::gguf, "llama.block_count", 1);
     const std::string e = error_of(path);

@@ -596,6 +596,29 @@ TEST_CASE("regression (fuzz_hf_config): config.json values of the wrong type nam
   CHECK(error_with("tie_word_embeddings", nullptr).empty());   // null: the architecture's default
 }
 
+TEST_CASE("regression (fuzz_gguf_model, timeout): config.json shapes beyond any model are refused before anything is sized") {
+  test::TempDir dir("io-config-limits");
+  const auto error_with = [&](const std::vector<std::pair<const char*, int64_t>>& values) {
+    nlohmann::json c = fixture_config();
+    for (const auto& [key, value] : values) c[key] = value;
+    std::ofstream(dir / "config.json") << c.dump();
+    return error_of([&] { io::load_config(dir.path); });
+  };
+  const std::string file = (dir / "config.json").string() + ": ";
+  CHECK(error_with({{"num_hidden_layers", 4096}}).empty());
+  CHECK(error_with({{"num_hidden_layers", 4097}}) == file + "the model declares 4097 layers, more than the 4096 bg2vec accepts");
+  CHECK(error_with({{"num_hidden_layers", 1 << 30}}) == file + "the model declares 1073741824 layers, more than the 4096 bg2vec accepts");
+  // heads x head_dim overflowed an int (q_dim()) before
+  CHECK(error_with({{"num_attention_heads", 1 << 20}, {"num_key_value_heads", 1 << 20}, {"head_dim", 1 << 20}}) ==
+        file + "the model declares 1048576 heads of 1048576 dimensions, more than 2^30 in all");
+  CHECK(error_with({{"hidden_size", 1 << 30}, {"intermediate_size", 1 << 30}, {"head_dim", 16}}) ==
+        file + "the model's shapes declare about 6.92e+18 parameters, more than the 2^42 bg2vec accepts");
+  // BgGPT-7B's shapes (7.3e9 parameters) pass
+  CHECK(error_with({{"hidden_size", 4096}, {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                    {"num_key_value_heads", 8}, {"head_dim", 128}, {"vocab_size", 38000}})
+            .empty());
+}
+
 TEST_CASE("regression (fuzz_peft_config): adapter_config.json ranks out of range and values of the wrong type are refused") {
   test::TempDir dir("io-adapter-config");
   const auto error_with = [&](const std::string& text) {

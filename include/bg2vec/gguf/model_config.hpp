@@ -120,6 +120,7 @@ inline io::ModelConfig model_config(const GgufFile& f) {
   if (f.has(p + "vocab_size")) c.vocab_size = positive(f, p + "vocab_size");
   else if (f.has("tokenizer.ggml.tokens")) c.vocab_size = int(f.strings("tokenizer.ggml.tokens").size());
   else c.vocab_size = int(f.tensor("token_embd.weight").shape().at(0));
+  io::check_shape_limits(c, f.path());
   c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;            // no output.weight: tied
   c.bos_token_id = int(f.find_integer("tokenizer.ggml.bos_token_id").value_or(c.bos_token_id));
   c.eos_token_id = int(f.find_integer("tokenizer.ggml.eos_token_id").value_or(c.eos_token_id));

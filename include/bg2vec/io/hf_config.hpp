@@ -6,6 +6,7 @@
 #include <bg2vec/core/error.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -67,6 +68,30 @@ struct ModelConfig {
     return rope_local_theta && sliding_layer(layer) ? *rope_local_theta : rope_theta;
   }
 };
+
+// What a declared shape may be, checked before anything is sized by it: a config.json or a GGUF header of a
+// few hundred bytes can declare any numbers, and the per-layer structures, the parameter layout and the
+// memory estimate would follow them (2^30 layers: seconds of work and gigabytes before the first tensor
+// is missed). The largest released decoders have about 130 layers and under 2^39 parameters.
+inline constexpr int kMaxLayers = 4096;
+inline constexpr double kMaxParameters = 4398046511104.0;   // 2^42
+
+inline void check_shape_limits(const ModelConfig& c, const std::filesystem::path& file) {
+  if (c.num_layers > kMaxLayers)
+    fail(file, "the model declares " + std::to_string(c.num_layers) + " layers, more than the " + std::to_string(kMaxLayers) +
+                   " bg2vec accepts");
+  const double q = double(c.num_heads) * c.head_dim, kv = double(c.num_kv_heads) * c.head_dim;
+  if (q > double(1 << 30))
+    fail(file, "the model declares " + std::to_string(c.num_heads) + " heads of " + std::to_string(c.head_dim) +
+                   " dimensions, more than 2^30 in all");
+  const double H = c.hidden_size, F = c.intermediate_size;
+  const double parameters = double(c.num_layers) * (H * (2 * q + 2 * kv) + 3 * H * F) + 2 * double(c.vocab_size) * H;
+  if (parameters > kMaxParameters) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.3g", parameters);
+    fail(file, std::string("the model's shapes declare about ") + count + " parameters, more than the 2^42 bg2vec accepts");
+  }
+}
 
 namespace detail {
 
@@ -231,6 +256,7 @@ inline ModelConfig parse_config(const nlohmann::json& j, const std::filesystem::
     c.head_dim = c.hidden_size / c.num_heads;
   }
   if (c.head_dim % 2) fail(file, "head_dim must be even for rotary embeddings, got " + std::to_string(c.head_dim));
+  check_shape_limits(c, file);
   const auto& eps = field(j, file, "rms_norm_eps");
   if (!eps.is_number() || eps.get<double>() <= 0) fail(file, "rms_norm_eps must be a positive number");
   c.rms_norm_eps = eps.get<double>();
