@@ -142,6 +142,12 @@ TEST_CASE("damaged safetensors and config.json in a model folder: exit 1, naming
   w.check_fails(model("config.json", "[1, 2]"), "config.json", "not a JSON object");
   w.check_fails(with("vocab_size", 1e12), "config.json", "field \"vocab_size\" must be a positive integer");
   w.check_fails(with("num_hidden_layers", -3), "config.json", "field \"num_hidden_layers\" must be a positive integer");
+  w.check_fails(with("num_hidden_layers", 1 << 30), "config.json", "the model declares 1073741824 layers, more than the 4096 bg2vec accepts");
+  {
+    nlohmann::json huge = config;   // 2^30 x 2^30 feed-forward matrices: 6.9e18 parameters
+    huge["hidden_size"] = huge["intermediate_size"] = 1 << 30;
+    w.check_fails(model("config.json", huge.dump()), "config.json", "the model's shapes declare about 6.92e+18 parameters, more than the 2^42 bg2vec accepts");
+  }
   w.check_fails(with("tie_word_embeddings", "yes"), "config.json", "tie_word_embeddings must be true or false, got \"yes\"");
   w.check_fails(with("hidden_act", 7), "config.json", "hidden_act must be a string, got 7");
   w.check_fails(with("attention_bias", "no"), "config.json", "attention_bias must be true or false, got \"no\"");
