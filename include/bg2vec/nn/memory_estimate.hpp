@@ -26,8 +26,8 @@
 // Mistral-7B, twice that for a step).
 // Not counted: the program and its libraries (tens of MiB), small per-thread scratch (T x T attention tiles,
 // Eigen's GEMM blocks), the batch and the tokenizer. tests/test_memory_estimate.cpp checks the mirrored
-// buffers against the real ones (Activations::bytes(), Projections::packed_bytes()), so a change of those
-// layouts has to be made here too.
+// buffers against the real ones (Activations::bytes(), Projections::packed_bytes(), AttentionOperands::bytes()),
+// so a change of those layouts has to be made here too.
 #include <bg2vec/backend/compute.hpp>
 #include <bg2vec/io/hf_config.hpp>
 #include <bg2vec/nn/activations.hpp>
