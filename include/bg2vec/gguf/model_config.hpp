@@ -119,7 +119,12 @@ inline io::ModelConfig model_config(const GgufFile& f) {
   // The vocabulary: the metadata's count, else the tokenizer's, else the embedding's rows.
   if (f.has(p + "vocab_size")) c.vocab_size = positive(f, p + "vocab_size");
   else if (f.has("tokenizer.ggml.tokens")) c.vocab_size = int(f.strings("tokenizer.ggml.tokens").size());
-  else c.vocab_size = int(f.tensor("token_embd.weight").shape().at(0));
+  else {
+    const int64_t rows = f.tensor("token_embd.weight").shape().at(0);
+    if (rows <= 0 || rows > (int64_t(1) << 30))
+      fail(f.path(), "tensor 'token_embd.weight' has " + std::to_string(rows) + " rows, not a vocabulary size");
+    c.vocab_size = int(rows);
+  }
   io::check_shape_limits(c, f.path());
   c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;            // no output.weight: tied
   c.bos_token_id = int(f.find_integer("tokenizer.ggml.bos_token_id").value_or(c.bos_token_id));
