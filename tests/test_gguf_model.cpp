@@ -2,6 +2,7 @@
 // they were converted from: the same config, the same weights once llama.cpp's conventions are undone
 // (q/k row order for `llama`, 1 + w norms for Gemma), hence transformers' outputs. Damaged or
 // unsupported files are refused with the file and the problem named.
+#include <bg2vec/gguf/writer.hpp>
 #include <bg2vec/io/batch_file.hpp>
 #include <bg2vec/nn/decoder.hpp>
 #include <bg2vec/nn/pooling.hpp>
@@ -221,6 +222,22 @@ TEST_CASE("GGUF models that are not what they claim are refused, naming the file
     const std::string e = error_of(path);
     CHECK(e.find(path.string()) != std::string::npos);
     CHECK(e.find("the model declares 1073741824 layers, more than the 4096 bg2vec accepts") != std::string::npos);
+  }
+  SUBCASE("a tokenizer without tokens gives no vocabulary size") {
+    // Without llama.vocab_size the vocabulary is the token list's length: an empty list is refused, not
+    // taken for a model of 0 tokens.
+    gguf::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    for (const auto& [key, value] : {std::pair{"embedding_length", 64}, {"feed_forward_length", 128}, {"block_count", 2},
+                                     {"attention.head_count", 4}})
+      w.add_u32(std::string("llama.") + key, uint32_t(value));
+    w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    w.add_strings("tokenizer.ggml.tokens", {});
+    const auto path = dir / "no-tokens.gguf";
+    w.write(path);
+    const std::string e = error_of(path);
+    CHECK(e.find(path.string()) != std::string::npos);
+    CHECK(e.find("tokenizer.ggml.tokens has 0 entries, not a vocabulary size") != std::string::npos);
   }
   SUBCASE("a layer count that the tensors do not have") {
     const auto path = with_u32(dir, MistralF32::gguf, "llama.block_count", 1);

@@ -116,15 +116,17 @@ inline io::ModelConfig model_config(const GgufFile& f) {
   c.rope_theta = positive_number(f, p + "rope.freq_base", 10000.0);             // llama.cpp's default
   c.max_position_embeddings = f.find_integer(p + "context_length") ? positive(f, p + "context_length") : 0;
 
-  // The vocabulary: the metadata's count, else the tokenizer's, else the embedding's rows.
+  // The vocabulary: the metadata's count, else the tokenizer's, else the embedding's rows; the last two
+  // are counts of something else, so they are range-checked here before they are narrowed to int.
+  const auto vocabulary = [&](int64_t count, const std::string& what) {
+    if (count <= 0 || count > (int64_t(1) << 30))
+      fail(f.path(), what + " has " + std::to_string(count) + " entries, not a vocabulary size");
+    return int(count);
+  };
   if (f.has(p + "vocab_size")) c.vocab_size = positive(f, p + "vocab_size");
-  else if (f.has("tokenizer.ggml.tokens")) c.vocab_size = int(f.strings("tokenizer.ggml.tokens").size());
-  else {
-    const int64_t rows = f.tensor("token_embd.weight").shape().at(0);
-    if (rows <= 0 || rows > (int64_t(1) << 30))
-      fail(f.path(), "tensor 'token_embd.weight' has " + std::to_string(rows) + " rows, not a vocabulary size");
-    c.vocab_size = int(rows);
-  }
+  else if (f.has("tokenizer.ggml.tokens"))
+    c.vocab_size = vocabulary(int64_t(f.strings("tokenizer.ggml.tokens").size()), "tokenizer.ggml.tokens");
+  else c.vocab_size = vocabulary(f.tensor("token_embd.weight").shape().at(0), "tensor 'token_embd.weight' (its rows)");
   io::check_shape_limits(c, f.path());
   c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;            // no output.weight: tied
   c.bos_token_id = int(f.find_integer("tokenizer.ggml.bos_token_id").value_or(c.bos_token_id));
