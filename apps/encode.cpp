@@ -73,7 +73,7 @@ int encode(const Args& args) {
     const std::string attention = vm["attention"].as<std::string>().empty() ? settings.attention : vm["attention"].as<std::string>();
     const std::string pooling = vm["pooling"].as<std::string>().empty() ? settings.pooling : vm["pooling"].as<std::string>();
     const bool want_logits = vm["logits"].as<bool>();
-    const backend::Projections& projections = loaded.projections;
+    const Projections& projections = loaded.projections;
     Matrix embeddings(batch.batch, model.config().hidden_size);
     Matrix logits(want_logits ? Eigen::Index(batch.tokens()) : 0, model.config().vocab_size);
     Progress bar("encode", batch.batch, "sequences");

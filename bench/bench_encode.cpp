@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   // A real model in one compute type is loaded as `bg2vec encode` loads it (bf16: the projections as bf16 copies
   // only, so the peak RSS is the CLI's); "both" needs the float32 weights for the f32 line.
   std::shared_ptr<const Model> loaded;
-  backend::Projections lean_projections;
+  Projections lean_projections;
   if (vm.count("model")) {
     InferenceModel m = load_for_inference(vm["model"].as<std::string>(), computes.size() == 1 ? computes[0] : backend::Compute::F32);
     loaded = std::move(m.model);
@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
   Matrix first;
   io::SafetensorsWriter saved;   // copies what it is given
   for (const backend::Compute compute : computes) {
-    const backend::Projections projections =
-        model.weights().has_projection_weights() ? backend::Projections(model.weights(), compute) : lean_projections;
+    const Projections projections =
+        model.weights().has_projection_weights() ? Projections(model.weights(), compute) : lean_projections;
     // One workspace from batch to batch, as TextEncoder::encode keeps it.
     Activations workspace(model.config(), batch.batch, batch.seq_len, ActivationMemory::OneLayer);
     const Matrix warm = embed(model, batch, attention, pooling, nullptr, projections, &workspace);   // warm-up

@@ -1,4 +1,4 @@
-// The bf16 compute path (backend/cpu/bf16_gemm.hpp, bf16_tiles.hpp, backend/projections.hpp) against the float32 one.
+// The bf16 compute path (backend/cpu/bf16_gemm.hpp, bf16_tiles.hpp, nn/projections.hpp) against the float32 one.
 // - The kernel: y = x B with x and B rounded to bf16 first is what a float64 product of those rounded values
 //   gives, to float32 accumulation (1e-5 relative), over shapes with every kind of edge (rows not a multiple
 //   of 8, columns not a multiple of 48, an odd reduction) and in accumulating mode.
@@ -10,7 +10,7 @@
 //   gradients <= 3.1e-2, LoRA gradients <= 2.8e-2 (gemma3-dev the worst). Each case prints its figures.
 // The float32 path's parity with transformers is checked, unchanged, by test_forward_parity/test_train_parity.
 #include <bg2vec/backend/cpu/bf16_tiles.hpp>
-#include <bg2vec/backend/projections.hpp>
+#include <bg2vec/nn/projections.hpp>
 #include <bg2vec/nn/encoder.hpp>
 #include <bg2vec/nn/peft.hpp>
 #include <bg2vec/train.hpp>
@@ -204,7 +204,7 @@ TEST_CASE_TEMPLATE("bf16 embeddings and gradients agree with float32 within the 
   const TokenBatch batch = io::read_token_batch(reference);
 
   // Forward: mean-pooled bidirectional embeddings and the hidden states under both attentions.
-  const backend::Projections bf16(model.weights(), backend::Compute::Bf16);
+  const Projections bf16(model.weights(), backend::Compute::Bf16);
   CHECK(bf16.packed_bytes() > 0);
   const Matrix e32 = embed<Bidirectional, pool::Mean>(model, batch);
   const Matrix e16 = embed<Bidirectional, pool::Mean>(model, batch, nullptr, bf16);
@@ -223,7 +223,7 @@ TEST_CASE_TEMPLATE("bf16 embeddings and gradients agree with float32 within the 
   mntp.tokens.ids.clear();
   for (int64_t v : reference.read_int64("mntp_input_ids")) mntp.tokens.ids.push_back(int32_t(v));
   auto gradients = [&](backend::Compute compute, const LoraAdapter* lora) {
-    const Decoder<Bidirectional> decoder(model, lora, backend::Projections(model.weights(), compute, /*for_training=*/true));
+    const Decoder<Bidirectional> decoder(model, lora, Projections(model.weights(), compute, /*for_training=*/true));
     std::vector<float> grad(lora ? lora->layout().total() : model.parameter_count(), 0.0f);
     std::optional<DecoderTensors> g;
     std::optional<LoraTensors> lg;
@@ -279,7 +279,7 @@ TEST_CASE_TEMPLATE("a model loaded for bf16 encoding keeps no float32 projection
     CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
   }
   // The same bf16 copies, so the same embeddings and logits, bit for bit.
-  const backend::Projections packed_from_full(full.weights(), backend::Compute::Bf16);
+  const Projections packed_from_full(full.weights(), backend::Compute::Bf16);
   CHECK(lean.projections.packed_bytes() == packed_from_full.packed_bytes());
   Matrix l_full, l_lean;
   const Matrix e_full = embed<Bidirectional, pool::Mean>(full, batch, &l_full, packed_from_full);
@@ -329,15 +329,15 @@ TEST_CASE("the lm_head's cross-entropy in bf16: loss and d_hidden within the bf1
   std::vector<layers::Prediction> predictions;
   for (Eigen::Index i = 0; i < N; i += 2) predictions.push_back({i, int32_t((i * 7919) % V)});
   const Model model = load_model(test::fixture("hf/mistral-dev"));   // its projections; the lm_head is W, passed in
-  auto run = [&](const backend::Projections& products, Matrix& dh) {
+  auto run = [&](const Projections& products, Matrix& dh) {
     dh = Matrix::Zero(N, H);
     Eigen::Ref<Matrix> ref(dh);
     return layers::lm_head_cross_entropy(hidden, W, predictions, 1.0f / float(predictions.size()), &ref, nullptr,
                                          std::nullopt, /*chunk=*/64, products);
   };
   Matrix dh32, dh16;
-  const double loss32 = run(backend::Projections(), dh32);
-  const backend::Projections bf16(model.weights(), backend::Compute::Bf16, /*for_training=*/true);
+  const double loss32 = run(Projections(), dh32);
+  const Projections bf16(model.weights(), backend::Compute::Bf16, /*for_training=*/true);
   const size_t layers_bytes = bf16.packed_bytes();         // the lm_head's copies are made on first use
   const double loss16 = run(bf16, dh16);
   CHECK(bf16.packed_bytes() >= layers_bytes + size_t(2 * 2 * V * H));   // W^T and W, 2 bytes a weight
@@ -348,7 +348,7 @@ TEST_CASE("the lm_head's cross-entropy in bf16: loss and d_hidden within the bf1
   CHECK(dh_err > 0);                                      // the bf16 path did run
   // Without for_training, dh = dZ W stays float32 (only the logits are bf16).
   Matrix dh_mixed;
-  run(backend::Projections(model.weights(), backend::Compute::Bf16), dh_mixed);
+  run(Projections(model.weights(), backend::Compute::Bf16), dh_mixed);
   CHECK(test::relative_error(span_of(dh_mixed), span_of(dh32)) < kBf16Gradient);
 }
 

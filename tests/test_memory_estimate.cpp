@@ -1,10 +1,10 @@
 // nn/memory_estimate.hpp against the buffers it mirrors: the Activations arena, the bf16 packings of
-// backend::Projections, the bf16 attention's operands, the LoRA layout; and the relations inspect relies on
+// Projections, the bf16 attention's operands, the LoRA layout; and the relations inspect relies on
 // (bf16 = f32 + the packed copies, a step needs more than encoding, LoRA less than full fine-tuning).
 #include "support.hpp"
 
 #include <bg2vec/backend/cpu/attention_bf16.hpp>
-#include <bg2vec/backend/projections.hpp>
+#include <bg2vec/nn/projections.hpp>
 #include <bg2vec/nn/inference_model.hpp>
 #include <bg2vec/nn/memory_estimate.hpp>
 #include <bg2vec/nn/model.hpp>
@@ -57,8 +57,8 @@ TEST_CASE_TEMPLATE("the packed-bytes estimate is what the bf16 packing allocates
         double(backend::cpu::PackedB::for_x_wt(head).bytes() + backend::cpu::PackedB::for_x_w(head).bytes()));
   CHECK(memory::packed_lm_head_bytes(c, backend::Compute::F32, true) == 0);
   if (backend::cpu::has_avx512_bf16()) {   // and the Projections the decoder really uses
-    CHECK(double(backend::Projections(model.weights(), backend::Compute::Bf16).packed_bytes()) == forward);
-    CHECK(double(backend::Projections(model.weights(), backend::Compute::Bf16, true).packed_bytes()) == forward + backward);
+    CHECK(double(Projections(model.weights(), backend::Compute::Bf16).packed_bytes()) == forward);
+    CHECK(double(Projections(model.weights(), backend::Compute::Bf16, true).packed_bytes()) == forward + backward);
     // A model loaded for bf16 encoding: its buffer and its copies.
     const InferenceModel encoder = load_for_inference(test::fixture(std::string("hf/") + F::name), backend::Compute::Bf16);
     CHECK(double(encoder.model->parameter_count()) == memory::buffer_floats(c, ProjectionWeights::Outside));

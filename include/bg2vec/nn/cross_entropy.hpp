@@ -3,11 +3,11 @@
 // cross-entropy against their targets. Forward and backward are fused per chunk of rows, so the
 // [rows, vocab] logits never exist for the whole batch at once (vocab 32000 x 16k tokens would be 2 GB).
 // The three products with the lm_head (logits = h W^T; dh = dZ W; dW += dZ^T h) go through a
-// backend::Projections: bf16 with float32 accumulation where it was made for bf16 (and, for dh and dW, for
+// Projections: bf16 with float32 accumulation where it was made for bf16 (and, for dh and dW, for
 // training), float32 on Eigen otherwise. The softmax, the loss and the gradients' storage stay float32.
-#include <bg2vec/backend/projections.hpp>
 #include <bg2vec/core/error.hpp>
 #include <bg2vec/core/tensor.hpp>
+#include <bg2vec/nn/projections.hpp>
 
 #include <cmath>
 #include <optional>
@@ -59,7 +59,7 @@ inline constexpr Eigen::Index kCrossEntropyChunk = 1024;   // rows of logits at 
 inline double lm_head_cross_entropy(const Eigen::Ref<const Matrix>& hidden, const Eigen::Ref<const Matrix>& weight,
                                     std::span<const Prediction> predictions, float scale, Eigen::Ref<Matrix>* d_hidden,
                                     MatrixView* d_weight, const std::optional<float>& softcap = {},
-                                    Eigen::Index chunk = kCrossEntropyChunk, const backend::Projections& products = {}) {
+                                    Eigen::Index chunk = kCrossEntropyChunk, const Projections& products = {}) {
   const Eigen::Index V = weight.rows(), H = hidden.cols();
   Matrix h, logits, dh;
   std::vector<int32_t> targets;

@@ -12,10 +12,9 @@
 // (+=) parameter gradients into buffers with the parameters' flat layout (DecoderTensors over a
 // gradient buffer), so gradient accumulation and the two views of SimCSE need no extra code.
 //
-// The seven projections' matrix products go through a backend::Projections (float32 on Eigen by default;
+// The seven projections' matrix products go through a Projections (float32 on Eigen by default;
 // bf16 with float32 accumulation where the CPU has AVX512-BF16), and attention's tile products follow its
 // compute type (nn/attention_products.hpp): the math of the layers is written once.
-#include <bg2vec/backend/projections.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/nn/activations.hpp>
 #include <bg2vec/nn/attention.hpp>
@@ -24,6 +23,7 @@
 #include <bg2vec/nn/lora.hpp>
 #include <bg2vec/nn/mlp.hpp>
 #include <bg2vec/nn/model.hpp>
+#include <bg2vec/nn/projections.hpp>
 #include <bg2vec/nn/rmsnorm.hpp>
 #include <bg2vec/nn/rope.hpp>
 #include <bg2vec/nn/softcap.hpp>
@@ -32,13 +32,13 @@
 
 namespace bg2vec {
 
-static_assert(kLoraModules == backend::kProjections && kQ == 0 && kDown == 6,
-              "backend::Projections indexes the projections in LoraModule's order");
+static_assert(kLoraModules == kProjections && kQ == 0 && kDown == 6,
+              "Projections indexes the projections in LoraModule's order");
 
 template <AttentionPolicy Attn>
 class Decoder {
  public:
-  explicit Decoder(const Model& model, const LoraAdapter* lora = nullptr, backend::Projections projections = {})
+  explicit Decoder(const Model& model, const LoraAdapter* lora = nullptr, Projections projections = {})
       : model_(model), lora_(lora), projections_(std::move(projections)) {
     if (!model.weights().has_projection_weights() && !projections_.packs_every_projection(size_t(model.config().num_layers)))
       model.require_projection_weights("a decoder without the bf16 copies made at load");
@@ -122,7 +122,7 @@ class Decoder {
 
   const Model& model() const { return model_; }
   const LoraAdapter* lora() const { return lora_; }
-  const backend::Projections& projections() const { return projections_; }
+  const Projections& projections() const { return projections_; }
   // After the model's float32 weights changed (an optimizer step on the base): repacks the bf16 copies.
   void refresh_projections() { projections_.refresh(model_.weights()); }
 
@@ -298,7 +298,7 @@ class Decoder {
 
   const Model& model_;
   const LoraAdapter* lora_;
-  backend::Projections projections_;
+  Projections projections_;
 };
 
 }  // namespace bg2vec

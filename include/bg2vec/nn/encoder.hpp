@@ -31,10 +31,10 @@ inline Activations& inference_activations(const io::ModelConfig& c, const TokenB
 }  // namespace detail
 
 // Final hidden states pooled per row: [B, H]. `projections`: the compute type of the matrix products
-// (float32 by default; backend::Projections(model.weights(), backend::Compute::Bf16) for bf16). `workspace`:
+// (float32 by default; Projections(model.weights(), backend::Compute::Bf16) for bf16). `workspace`:
 // activations to reuse from batch to batch (OneLayer), or none.
 template <AttentionPolicy Attn, pool::Pooling Pool>
-Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullptr, const backend::Projections& projections = {},
+Matrix embed(const Model& model, const TokenBatch& batch, Matrix* logits = nullptr, const Projections& projections = {},
              Activations* workspace = nullptr) {
   std::optional<Activations> local;
   Activations& acts = detail::inference_activations(model.config(), batch, workspace, local);
@@ -104,7 +104,7 @@ struct EncoderSettings {
 
 // Pooled embeddings of `batch` with policies chosen at run time.
 inline Matrix embed(const Model& model, const TokenBatch& batch, const std::string& attention, const std::string& pooling,
-                    Matrix* logits = nullptr, const backend::Projections& projections = {}, Activations* workspace = nullptr) {
+                    Matrix* logits = nullptr, const Projections& projections = {}, Activations* workspace = nullptr) {
   return with_attention(attention, [&]<class Attn>() {
     return pool::with_pooling(pooling, [&]<class Pool>() { return embed<Attn, Pool>(model, batch, logits, projections, workspace); });
   });
@@ -112,7 +112,7 @@ inline Matrix embed(const Model& model, const TokenBatch& batch, const std::stri
 
 // One forward pass, several poolings of its final hidden states: [B, H] per name in `poolings`.
 inline std::vector<Matrix> embed_poolings(const Model& model, const TokenBatch& batch, const std::string& attention,
-                                          const std::vector<std::string>& poolings, const backend::Projections& projections = {},
+                                          const std::vector<std::string>& poolings, const Projections& projections = {},
                                           Activations* workspace = nullptr) {
   return with_attention(attention, [&]<class Attn>() {
     std::optional<Activations> local;
@@ -161,7 +161,7 @@ class TextEncoder {
   void set_compute(backend::Compute compute) {
     if (compute == projections_.compute()) return;
     model_->require_projection_weights("switching the encoder to " + std::string(backend::compute_name(compute)));
-    projections_ = backend::Projections(model_->weights(), compute);
+    projections_ = Projections(model_->weights(), compute);
   }
   backend::Compute compute() const { return projections_.compute(); }
   std::string description() const {
@@ -237,7 +237,7 @@ class TextEncoder {
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const text::Tokenizer> tokenizer_;
   EncoderSettings settings_;
-  backend::Projections projections_;
+  Projections projections_;
 };
 
 }  // namespace bg2vec

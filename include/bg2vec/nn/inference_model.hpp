@@ -5,7 +5,7 @@
 // projections instead of 26 GiB of float32 plus the copies), which is what lets a 7B model encode on a
 // 24 GiB machine. Such a model encodes and computes logits (the embedding, norms and lm_head stay float32);
 // training, merging an adapter, saving and exporting need the float32 projections and refuse it by name.
-#include <bg2vec/backend/projections.hpp>
+#include <bg2vec/nn/projections.hpp>
 #include <bg2vec/nn/model.hpp>
 
 #include <memory>
@@ -15,7 +15,7 @@ namespace bg2vec {
 
 struct InferenceModel {
   std::shared_ptr<const Model> model;
-  backend::Projections projections;   // float32 (default) or the bf16 copies made at load
+  Projections projections;   // float32 (default) or the bf16 copies made at load
 };
 
 inline InferenceModel load_for_inference(const std::filesystem::path& path, backend::Compute compute) {
@@ -23,7 +23,7 @@ inline InferenceModel load_for_inference(const std::filesystem::path& path, back
   backend::require_supported(compute);
   const int layers = load_model_config(path).num_layers;
   std::optional<Model> model;
-  backend::Projections projections = backend::Projections::packed(
+  Projections projections = Projections::packed(
       layers, [&](const ProjectionSink& sink) { model.emplace(load_model(path, ProjectionWeights::Outside, sink)); });
   return {std::make_shared<const Model>(std::move(*model)), std::move(projections)};
 }

@@ -4,7 +4,7 @@
 // allocates, named after it:
 //   weights          Model's flat float32 parameter buffer (nn/model.hpp), whatever the file stores; for bf16
 //                    encoding (nn/inference_model.hpp) without the seven projections, which exist only packed;
-//   packed           backend::Projections' bf16 copies of the seven projections (backend/projections.hpp):
+//   packed           Projections' bf16 copies of the seven projections (nn/projections.hpp):
 //                    one cpu::PackedB per weight for y = x W^T, and for training one more for dx = dy W; and of
 //                    the lm_head, packed on first use by a token-prediction loss (h W^T; dh = dZ W when training),
 //                    so not for encoding;
@@ -51,7 +51,7 @@ inline double packed_bf16_bytes(int64_t K, int64_t C) {
   return double(panels * pairs * 2 * backend::cpu::kPanel) * 2;
 }
 
-// (in, out) of the seven projections, in backend::Projections' order (q, k, v, o, gate, up, down).
+// (in, out) of the seven projections, in Projections' order (q, k, v, o, gate, up, down).
 inline std::array<std::pair<int64_t, int64_t>, 7> projection_shapes(const io::ModelConfig& c) {
   const int64_t H = c.hidden_size, F = c.intermediate_size;
   return {{{H, c.q_dim()}, {H, c.kv_dim()}, {H, c.kv_dim()}, {c.q_dim(), H}, {H, F}, {H, F}, {F, H}}};

@@ -26,7 +26,7 @@ class Trainer {
  public:
   Trainer(Model& model, O objective, TrainerOptions options, LoraAdapter* lora = nullptr)
       : model_(model), lora_(lora),
-        decoder_(model, lora, backend::Projections(model.weights(), options.compute, /*for_training=*/true)),
+        decoder_(model, lora, Projections(model.weights(), options.compute, /*for_training=*/true)),
         objective_(objective), options_(options),
         grad_(trainable().size(), 0.0f) {
     if (options.optimizer == "adamw") optimizer_ = AdamW(options.adamw);

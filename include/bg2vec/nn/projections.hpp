@@ -25,32 +25,32 @@
 #include <mutex>
 #include <vector>
 
-namespace bg2vec::backend {
+namespace bg2vec {
 
 inline constexpr int kProjections = 7;   // q, k, v, o, gate, up, down: the order of nn/lora.hpp's LoraModule
 
 class Projections {
  public:
   Projections() = default;   // float32
-  Projections(const DecoderTensors& weights, Compute compute, bool for_training = false)
+  Projections(const DecoderTensors& weights, backend::Compute compute, bool for_training = false)
       : compute_(compute), for_training_(for_training) {
-    require_supported(compute);
-    if (compute == Compute::Bf16) refresh(weights);
+    backend::require_supported(compute);
+    if (compute == backend::Compute::Bf16) refresh(weights);
   }
 
   // bf16 copies of `num_layers` layers' projections for encoding (no W packing), from weights handed over
   // once each and not kept: `feed(sink)` calls sink(layer, module, W [out, in]) for every projection.
   template <class Feed>
   static Projections packed(int num_layers, Feed&& feed) {
-    require_supported(Compute::Bf16);
+    backend::require_supported(backend::Compute::Bf16);
     Projections p;
-    p.compute_ = Compute::Bf16;
+    p.compute_ = backend::Compute::Bf16;
     p.lm_head_ = std::make_shared<LmHeadPacks>();
     auto packs = std::make_shared<Packs>();
     packs->forward.resize(size_t(num_layers));
     feed([&](int layer, int module, const Eigen::Ref<const Matrix>& w) {
       require(layer >= 0 && layer < num_layers && module >= 0 && module < kProjections, "projection index out of range");
-      packs->forward[size_t(layer)][size_t(module)] = cpu::PackedB::for_x_wt(w);
+      packs->forward[size_t(layer)][size_t(module)] = backend::cpu::PackedB::for_x_wt(w);
     });
     for (const auto& layer : packs->forward)
       for (const auto& m : layer) require(!m.empty(), "a projection was not handed over to be packed");
@@ -58,14 +58,14 @@ class Projections {
     return p;
   }
 
-  Compute compute() const { return compute_; }
-  bool bf16() const { return compute_ == Compute::Bf16; }
+  backend::Compute compute() const { return compute_; }
+  bool bf16() const { return compute_ == backend::Compute::Bf16; }
   // Whether every projection's forward product has a bf16 copy (then the float32 weights are never read by forward).
   bool packs_every_projection(size_t num_layers) const { return packs_ && packs_->forward.size() == num_layers; }
 
   // Repacks the bf16 copies from the float32 weights (the lm_head's: on its next use).
   void refresh(const DecoderTensors& weights) {
-    if (compute_ != Compute::Bf16) return;
+    if (compute_ != backend::Compute::Bf16) return;
     require(weights.has_projection_weights(),
             "cannot repack the bf16 projections: the model keeps no float32 copy of them (loaded for inference)");
     lm_head_ = std::make_shared<LmHeadPacks>();
@@ -75,8 +75,8 @@ class Projections {
     for (size_t l = 0; l < weights.layers.size(); ++l) {
       const auto w = matrices(weights.layers[l]);
       for (int m = 0; m < kProjections; ++m) {
-        packs->forward[l][size_t(m)] = cpu::PackedB::for_x_wt(*w[size_t(m)]);
-        if (for_training_) packs->backward[l][size_t(m)] = cpu::PackedB::for_x_w(*w[size_t(m)]);
+        packs->forward[l][size_t(m)] = backend::cpu::PackedB::for_x_wt(*w[size_t(m)]);
+        if (for_training_) packs->backward[l][size_t(m)] = backend::cpu::PackedB::for_x_w(*w[size_t(m)]);
       }
     }
     packs_ = std::move(packs);
@@ -96,8 +96,8 @@ class Projections {
   // y (+)= x W^T, W = projection `module` of layer `layer`.
   void forward(int layer, int module, const Eigen::Ref<const Matrix>& x, const MatrixView& weight, Eigen::Ref<Matrix> y,
                bool accumulate) const {
-    if (const cpu::PackedB* p = packed(packs_ ? &packs_->forward : nullptr, layer, module)) {
-      cpu::gemm_bf16(x, *p, y, accumulate);
+    if (const backend::cpu::PackedB* p = packed(packs_ ? &packs_->forward : nullptr, layer, module)) {
+      backend::cpu::gemm_bf16(x, *p, y, accumulate);
       return;
     }
     if (accumulate) layers::linear_forward_accumulate(x, weight, y);
@@ -107,8 +107,8 @@ class Projections {
   // dx (+)= dy W. A bf16 Projections made without for_training computes this in float32.
   void backward_input(int layer, int module, const Eigen::Ref<const Matrix>& dy, const MatrixView& weight,
                       Eigen::Ref<Matrix> dx, bool accumulate) const {
-    if (const cpu::PackedB* p = packed(packs_ ? &packs_->backward : nullptr, layer, module)) {
-      cpu::gemm_bf16(dy, *p, dx, accumulate);
+    if (const backend::cpu::PackedB* p = packed(packs_ ? &packs_->backward : nullptr, layer, module)) {
+      backend::cpu::gemm_bf16(dy, *p, dx, accumulate);
       return;
     }
     layers::linear_backward(dy, weight, dx, accumulate);
@@ -117,15 +117,15 @@ class Projections {
   // dW += dy^T x into the float32 gradient: for bf16 made for training, from bf16 operands with float32
   // accumulation (as PyTorch's autocast computes weight gradients), else in float32.
   void backward_weight(const Eigen::Ref<const Matrix>& x, const Eigen::Ref<const Matrix>& dy, Eigen::Ref<Matrix> dweight) const {
-    if (bf16() && for_training_) cpu::gemm_bf16_at_b(dy, x, dweight, /*accumulate=*/true);
+    if (bf16() && for_training_) backend::cpu::gemm_bf16_at_b(dy, x, dweight, /*accumulate=*/true);
     else layers::linear_backward_weight(x, dy, dweight);
   }
 
   // logits = h W^T, W = the lm_head [V, H] (the same float32 weights on every call, between refreshes).
   void lm_head_forward(const Eigen::Ref<const Matrix>& h, const Eigen::Ref<const Matrix>& lm_head, Eigen::Ref<Matrix> logits) const {
     if (lm_head_) {
-      std::call_once(lm_head_->forward_once, [&] { lm_head_->forward = cpu::PackedB::for_x_wt(lm_head); });
-      cpu::gemm_bf16(h, lm_head_->forward, logits, false);
+      std::call_once(lm_head_->forward_once, [&] { lm_head_->forward = backend::cpu::PackedB::for_x_wt(lm_head); });
+      backend::cpu::gemm_bf16(h, lm_head_->forward, logits, false);
       return;
     }
     layers::linear_forward(h, lm_head, logits);
@@ -140,35 +140,35 @@ class Projections {
   void lm_head_backward_input(const Eigen::Ref<const Matrix>& dz, const Eigen::Ref<const Matrix>& lm_head,
                               Eigen::Ref<Matrix> dh) const {
     if (lm_head_ && for_training_) {
-      std::call_once(lm_head_->backward_once, [&] { lm_head_->backward = cpu::PackedB::for_x_w(lm_head); });
-      cpu::gemm_bf16(dz, lm_head_->backward, dh, false);
+      std::call_once(lm_head_->backward_once, [&] { lm_head_->backward = backend::cpu::PackedB::for_x_w(lm_head); });
+      backend::cpu::gemm_bf16(dz, lm_head_->backward, dh, false);
       return;
     }
     layers::linear_backward(dz, lm_head, dh, false);
   }
 
  private:
-  using LayerPacks = std::array<cpu::PackedB, kProjections>;
+  using LayerPacks = std::array<backend::cpu::PackedB, kProjections>;
   struct Packs { std::vector<LayerPacks> forward, backward; };
   struct LmHeadPacks {
     std::once_flag forward_once, backward_once;
-    cpu::PackedB forward, backward;   // W^T for h W^T; W for dZ W
+    backend::cpu::PackedB forward, backward;   // W^T for h W^T; W for dZ W
     size_t bytes() const { return forward.bytes() + backward.bytes(); }
   };
 
   static std::array<const MatrixView*, kProjections> matrices(const LayerTensors& w) {
     return {&w.q, &w.k, &w.v, &w.o, &w.gate, &w.up, &w.down};
   }
-  static const cpu::PackedB* packed(const std::vector<LayerPacks>* side, int layer, int module) {
+  static const backend::cpu::PackedB* packed(const std::vector<LayerPacks>* side, int layer, int module) {
     if (!side || size_t(layer) >= side->size()) return nullptr;
-    const cpu::PackedB& p = (*side)[size_t(layer)][size_t(module)];
+    const backend::cpu::PackedB& p = (*side)[size_t(layer)][size_t(module)];
     return p.empty() ? nullptr : &p;
   }
 
-  Compute compute_ = Compute::F32;
+  backend::Compute compute_ = backend::Compute::F32;
   bool for_training_ = false;
   std::shared_ptr<const Packs> packs_;   // shared: copies of a Projections (and of a Decoder) share one packing
   std::shared_ptr<LmHeadPacks> lm_head_;   // bf16 only; packed lazily, so mutable behind the const methods
 };
 
-}  // namespace bg2vec::backend
+}  // namespace bg2vec
