@@ -1,5 +1,5 @@
 # The CUDA backend's compiled part: src/cuda/kernels.cu, the one translation unit nvcc builds (the launchers of
-# include/bg2vec/backend/cuda/kernels.hpp); everything else of the backend is headers that the host compiler
+# include/bg2vec/cuda/kernels.hpp); everything else of the backend is headers that the host compiler
 # builds. Included by the top-level CMakeLists.txt (BG2VEC_CUDA=ON) and by bench/gpu/CMakeLists.txt (the GPU
 # machine's build, which has none of the Debian packages). Needs enable_language(CUDA) and
 # find_package(CUDAToolkit) first.

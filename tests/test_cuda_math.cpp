@@ -1,18 +1,18 @@
-// The CUDA backend's per-element and per-row math (include/bg2vec/backend/cuda/math/), which its kernels run with
+// The CUDA backend's per-element and per-row math (include/bg2vec/cuda/math/), which its kernels run with
 // one thread block (or warp) per row, compiled here by the host compiler and run one row at a time
 // (SerialLane) against the CPU layers of nn/ and train/, which match transformers. Needs no GPU and no nvcc:
 // what is left to the device is the launch configuration, the block reductions, cuBLASLt and memory
 // (tests/cuda/test_cuda_device.cpp). Tolerances: float32 rounding of sums taken in another order.
-#include <bg2vec/backend/cuda/math/adamw.hpp>
-#include <bg2vec/backend/cuda/math/attention.hpp>
-#include <bg2vec/backend/cuda/math/cross_entropy.hpp>
-#include <bg2vec/backend/cuda/math/dropout.hpp>
-#include <bg2vec/backend/cuda/math/embedding.hpp>
-#include <bg2vec/backend/cuda/math/gated.hpp>
-#include <bg2vec/backend/cuda/math/info_nce.hpp>
-#include <bg2vec/backend/cuda/math/pooling.hpp>
-#include <bg2vec/backend/cuda/math/rmsnorm.hpp>
-#include <bg2vec/backend/cuda/math/rope.hpp>
+#include <bg2vec/cuda/math/adamw.hpp>
+#include <bg2vec/cuda/math/attention.hpp>
+#include <bg2vec/cuda/math/cross_entropy.hpp>
+#include <bg2vec/cuda/math/dropout.hpp>
+#include <bg2vec/cuda/math/embedding.hpp>
+#include <bg2vec/cuda/math/gated.hpp>
+#include <bg2vec/cuda/math/info_nce.hpp>
+#include <bg2vec/cuda/math/pooling.hpp>
+#include <bg2vec/cuda/math/rmsnorm.hpp>
+#include <bg2vec/cuda/math/rope.hpp>
 #include <bg2vec/core/dtype.hpp>
 #include <bg2vec/nn/attention.hpp>
 #include <bg2vec/nn/cross_entropy.hpp>
@@ -30,7 +30,7 @@
 #include <vector>
 
 using namespace bg2vec;
-namespace cu = bg2vec::backend::cuda;
+namespace cu = bg2vec::cuda;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The GPU benchmarks of issue #16 (backend/cuda/decoder.hpp) on a Mistral-shaped model with random N(0, 0.02)
+// The GPU benchmarks of issue #16 (cuda/decoder.hpp) on a Mistral-shaped model with random N(0, 0.02)
 // weights and random ids, every token real; their peers run in the same bench/gpu/run.sh:
 //   --bench encode   forward + mean pooling, bidirectional (peer: bench/gpu/peer_encode.py)
 //   --bench mntp     one full fine-tuning MNTP step: forward, the lm_head's cross-entropy at the masked
@@ -17,7 +17,7 @@
 // MNTP mntp_input_ids and labels), so that the peers run the same weights on the same ids; --save-embeddings the
 // pooled embeddings of each mode, which the encode peer compares. No Boost here: the GPU machine has only the
 // carried headers.
-#include <bg2vec/backend/cuda/decoder.hpp>
+#include <bg2vec/cuda/decoder.hpp>
 #include <bg2vec/io/safetensors.hpp>
 #include <bg2vec/nn/lora.hpp>
 #include <bg2vec/nn/model.hpp>
@@ -33,7 +33,7 @@
 #include <string>
 
 using namespace bg2vec;
-namespace cu = bg2vec::backend::cuda;
+namespace cu = bg2vec::cuda;
 
 namespace {
 

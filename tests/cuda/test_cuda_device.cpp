@@ -7,9 +7,9 @@
 // In the float32 mode to float32 tolerance, in the bf16 mode to kBf16Tolerance. Without a GPU it exits with
 // CTest's skip code (kSkip, SKIP_RETURN_CODE in tests/cuda/CMakeLists.txt): a skip, not a pass.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <bg2vec/backend/cuda/decoder.hpp>
-#include <bg2vec/backend/cuda/gemm.hpp>
-#include <bg2vec/backend/cuda/runtime.hpp>
+#include <bg2vec/cuda/decoder.hpp>
+#include <bg2vec/cuda/gemm.hpp>
+#include <bg2vec/cuda/runtime.hpp>
 #include <bg2vec/io/batch_file.hpp>
 #include <bg2vec/nn/cross_entropy.hpp>
 #include <bg2vec/nn/decoder.hpp>
@@ -23,7 +23,7 @@
 #include <cstdio>
 
 using namespace bg2vec;
-namespace cu = bg2vec::backend::cuda;
+namespace cu = bg2vec::cuda;
 
 namespace {
 

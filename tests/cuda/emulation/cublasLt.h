@@ -1,10 +1,10 @@
-// Host emulation of the cuBLASLt calls of backend/cuda/gemm.hpp (see cuda_runtime.h here): cublasLtMatmul computes
+// Host emulation of the cuBLASLt calls of cuda/gemm.hpp (see cuda_runtime.h here): cublasLtMatmul computes
 // D = alpha op(A) op(B) + beta C in cuBLAS's column-major convention from the layouts and operations it was given,
 // in double, so that gemm.hpp's mapping of row-major products onto it is tested too. Only what gemm.hpp uses.
 #pragma once
 #include <cuda_runtime.h>
 
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -84,7 +84,7 @@ inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtM
 
 namespace emulated_lt {
 inline double element(const void* p, cudaDataType_t t, int64_t i) {
-  if (t == CUDA_R_16BF) return bg2vec::backend::cuda::to_float(static_cast<const bg2vec::backend::cuda::Bf16*>(p)[i]);
+  if (t == CUDA_R_16BF) return bg2vec::cuda::to_float(static_cast<const bg2vec::cuda::Bf16*>(p)[i]);
   return static_cast<const float*>(p)[i];
 }
 // op(X)(r, c) of a column-major X
@@ -112,7 +112,7 @@ inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t d, c
   for (int64_t j = 0; j < n; ++j)
     for (int64_t i = 0; i < m; ++i) {
       const double v = out[size_t(j * m + i)];
-      if (dl->type == CUDA_R_16BF) static_cast<bg2vec::backend::cuda::Bf16*>(D)[j * dl->ld + i] = bg2vec::backend::cuda::to_bf16(float(v));
+      if (dl->type == CUDA_R_16BF) static_cast<bg2vec::cuda::Bf16*>(D)[j * dl->ld + i] = bg2vec::cuda::to_bf16(float(v));
       else static_cast<float*>(D)[j * dl->ld + i] = float(v);
     }
   return CUBLAS_STATUS_SUCCESS;

@@ -1,6 +1,6 @@
 // Host emulation of the few CUDA runtime calls the backend makes (test_cuda_emulated: tests/cuda/CMakeLists.txt):
 // "device" memory is host memory, every call is synchronous, and there is one device. With the host launchers of
-// kernels_host.cpp and the cuBLASLt of cublasLt.h here, the backend's host code (backend/cuda/decoder.hpp: the
+// kernels_host.cpp and the cuBLASLt of cublasLt.h here, the backend's host code (cuda/decoder.hpp: the
 // buffers, the order of the passes, the products' layouts) runs and is tested on a machine without a GPU. Only
 // what the backend calls is here.
 #pragma once

@@ -1,22 +1,22 @@
-// Host emulation of backend/cuda/kernels.cuh's launchers (see cuda_runtime.h here): each "kernel" runs the same
-// row function of backend/cuda/math/ over the same rows, one row at a time (SerialLane instead of the block or
+// Host emulation of cuda/kernels.cuh's launchers (see cuda_runtime.h here): each "kernel" runs the same
+// row function of cuda/math/ over the same rows, one row at a time (SerialLane instead of the block or
 // warp lane), so that test_cuda_emulated checks the device decoder's use of them without a GPU. What it cannot
 // check: the launch configurations, the block and warp reductions, and the real cuBLASLt.
-#include <bg2vec/backend/cuda/kernels.hpp>
-#include <bg2vec/backend/cuda/math/adamw.hpp>
-#include <bg2vec/backend/cuda/math/attention.hpp>
-#include <bg2vec/backend/cuda/math/cross_entropy.hpp>
-#include <bg2vec/backend/cuda/math/embedding.hpp>
-#include <bg2vec/backend/cuda/math/gated.hpp>
-#include <bg2vec/backend/cuda/math/info_nce.hpp>
-#include <bg2vec/backend/cuda/math/pooling.hpp>
-#include <bg2vec/backend/cuda/math/rmsnorm.hpp>
-#include <bg2vec/backend/cuda/math/rope.hpp>
+#include <bg2vec/cuda/kernels.hpp>
+#include <bg2vec/cuda/math/adamw.hpp>
+#include <bg2vec/cuda/math/attention.hpp>
+#include <bg2vec/cuda/math/cross_entropy.hpp>
+#include <bg2vec/cuda/math/embedding.hpp>
+#include <bg2vec/cuda/math/gated.hpp>
+#include <bg2vec/cuda/math/info_nce.hpp>
+#include <bg2vec/cuda/math/pooling.hpp>
+#include <bg2vec/cuda/math/rmsnorm.hpp>
+#include <bg2vec/cuda/math/rope.hpp>
 #include <bg2vec/core/error.hpp>
 
 #include <string>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 namespace {
 constexpr SerialLane lane;
@@ -193,6 +193,6 @@ void launch_adamw(float* params, const float* grads, float* m, float* v, size_t 
   for (size_t i = 0; i < count; ++i) adamw_update(params[i], grads[i], m[i], v[i], step);
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda
 
 #include "instantiate.inc"

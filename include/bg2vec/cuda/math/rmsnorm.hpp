@@ -3,11 +3,11 @@
 // offset 0 for Llama/Mistral and 1 for Gemma. The same rows serve Gemma-3's q/k norms (a row is one head,
 // [N*heads, head_dim]) and Gemma's post-norms, fused with their residual add. Each function is one row; the
 // lane (host_device.hpp) says which of its elements this thread computes and reduces the row's sums.
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cmath>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 // 1/sqrt(mean(x^2) + eps) of a row of n.
 template <class Lane, class In>
@@ -61,4 +61,4 @@ BG2VEC_HOST_DEVICE float rmsnorm_weight_grad_column(const In* x, const float* rs
   return s;
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -3,12 +3,12 @@
 // backward, a scatter-add. The scatter is written per table row: the host groups the positions of each id
 // (positions_of_ids), and one block adds a row's positions in order, so the sum is deterministic and needs no
 // atomics (one id may occur at many positions).
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cstdint>
 #include <vector>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 template <class Lane, class W>
 BG2VEC_HOST_DEVICE void embedding_gather_row(const Lane& lane, const W* table_row, float scale, int n, float* out) {
@@ -47,4 +47,4 @@ inline IdPositions positions_of_ids(const int32_t* token_ids, int tokens, int vo
   return p;
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

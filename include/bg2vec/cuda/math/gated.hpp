@@ -3,11 +3,11 @@
 // SiluGate for SwiGLU (Llama, Mistral), GeluTanhGate for GeGLU (Gemma). Both are z s with s a sigmoid, in
 // the same sigmoid form as the CPU's (which avoids 1 + tanh's cancellation for negative z); here the
 // sigmoid is 1/(1 + expf(-y)), the device's expf being within 2 ulp. Also Gemma-2's soft-cap.
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cmath>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 // s = sigmoid(y), c = 1 - s, each to a few ulp (c from e s where s is near 1, as the CPU's sigmoid_pair).
 struct Sigmoid {
@@ -48,4 +48,4 @@ BG2VEC_HOST_DEVICE void gated_backward(float z, float u, float g, float& d_gate,
 BG2VEC_HOST_DEVICE inline float softcap(float x, float cap) { return cap > 0 ? tanhf(x / cap) * cap : x; }
 BG2VEC_HOST_DEVICE inline float softcap_derivative(float y, float cap) { return cap > 0 ? 1.0f - (y / cap) * (y / cap) : 1.0f; }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -1,12 +1,12 @@
 #pragma once
 // torch.optim.AdamW's element update (train/optimizer.hpp is the reference, and is bit for bit this
 // arithmetic): the step's constants come from the host once per step, the update is one element.
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cmath>
 #include <cstdint>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 struct AdamWStep {
   float beta1, beta2, eps;
@@ -25,4 +25,4 @@ BG2VEC_HOST_DEVICE inline void adamw_update(float& p, float g, float& m, float& 
   p = p * s.decay - s.step_size * m / (sqrtf(v) / s.bc2_sqrt + s.eps);
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -6,7 +6,7 @@
 //
 // Which keys a row sees is data here (AttentionMask): causal or not, a sliding window or none, and key
 // padding from the mask, so that one kernel serves Causal and Bidirectional; device_mask<P>() (in
-// backend/cuda/decoder.hpp) maps a policy type to it and refuses policies of another shape at compile time.
+// cuda/decoder.hpp) maps a policy type to it and refuses policies of another shape at compile time.
 //
 // The lane holds PerLane elements of the head (its accumulator of the output stays in registers on the
 // device: a warp per row, d <= 32 PerLane); the dot products are the lane's sums.
@@ -16,14 +16,14 @@
 // P_ij = e^(s_ij - lse_i), dP_ij = dO_i . v_j (times the dropout factor Z_ij), dS_ij = s P_ij (dP_ij - D_i) cap'(s_ij);
 // dq_i = sum_j dS_ij k_j (a row per query), and per key row dk_j = sum_i dS_ij q_i, dv_j = sum_i P_ij Z_ij dO_i over
 // every query head of the key's group: each gradient row has one writer and its sum a fixed order (no atomics).
-#include <bg2vec/backend/cuda/host_device.hpp>
-#include <bg2vec/backend/cuda/math/dropout.hpp>
-#include <bg2vec/backend/cuda/math/gated.hpp>
+#include <bg2vec/cuda/host_device.hpp>
+#include <bg2vec/cuda/math/dropout.hpp>
+#include <bg2vec/cuda/math/gated.hpp>
 
 #include <cmath>
 #include <cstdint>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 struct AttentionMask {
   bool causal = false;
@@ -218,4 +218,4 @@ BG2VEC_HOST_DEVICE void attention_row_backward_key(const Lane& lane, const T* q,
   detail::store_head<PerLane>(lane, dv_acc, d, dv + rows.kv(b, key, kvh));
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -1,11 +1,11 @@
 #pragma once
 // nn/dropout.hpp's mask, a pure function of (seed, stream, index), for the device: the same splitmix64 mix, so
 // a mask drawn on the GPU is the CPU's, element for element, and backward passes regenerate it.
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cstdint>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 BG2VEC_HOST_DEVICE inline uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
@@ -29,4 +29,4 @@ struct DeviceDropout {
   }
 };
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <string>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 inline void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) fail(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
@@ -75,4 +75,4 @@ void download(T* host, const T* device, size_t count, cudaStream_t stream = null
   check(cudaStreamSynchronize(stream), "waiting for the copy from the device");
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

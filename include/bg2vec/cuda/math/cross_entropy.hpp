@@ -4,12 +4,12 @@
 // the [tokens, vocab] logits never exist in float32 at once. A second pass over the same chunks turns them into
 // their gradient, scale (softmax(z) - onehot(y)) cap'(z), from the row's final logsumexp. z is the soft-capped
 // logit where the model caps them (Gemma-2's final_logit_softcapping; cap 0: none).
-#include <bg2vec/backend/cuda/host_device.hpp>
-#include <bg2vec/backend/cuda/math/gated.hpp>
+#include <bg2vec/cuda/host_device.hpp>
+#include <bg2vec/cuda/math/gated.hpp>
 
 #include <cmath>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 struct OnlineLogSumExp {
   float max = -INFINITY, sum = 0;
@@ -65,4 +65,4 @@ BG2VEC_HOST_DEVICE void cross_entropy_grad_chunk(const Lane& lane, T* logits, in
   }
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -2,19 +2,19 @@
 // Definitions of kernels.hpp's launchers: the block- and warp-wide lanes that the row functions of math/ run
 // with on the device, and the kernels. nvcc only, and in one translation unit of a program (it defines the
 // launchers that are not templates): src/cuda/kernels.cu, which also instantiates the templates.
-#include <bg2vec/backend/cuda/kernels.hpp>
-#include <bg2vec/backend/cuda/math/adamw.hpp>
-#include <bg2vec/backend/cuda/math/attention.hpp>
-#include <bg2vec/backend/cuda/math/cross_entropy.hpp>
-#include <bg2vec/backend/cuda/math/embedding.hpp>
-#include <bg2vec/backend/cuda/math/gated.hpp>
-#include <bg2vec/backend/cuda/math/info_nce.hpp>
-#include <bg2vec/backend/cuda/math/pooling.hpp>
-#include <bg2vec/backend/cuda/math/rmsnorm.hpp>
-#include <bg2vec/backend/cuda/math/rope.hpp>
-#include <bg2vec/backend/cuda/runtime.hpp>
+#include <bg2vec/cuda/kernels.hpp>
+#include <bg2vec/cuda/math/adamw.hpp>
+#include <bg2vec/cuda/math/attention.hpp>
+#include <bg2vec/cuda/math/cross_entropy.hpp>
+#include <bg2vec/cuda/math/embedding.hpp>
+#include <bg2vec/cuda/math/gated.hpp>
+#include <bg2vec/cuda/math/info_nce.hpp>
+#include <bg2vec/cuda/math/pooling.hpp>
+#include <bg2vec/cuda/math/rmsnorm.hpp>
+#include <bg2vec/cuda/math/rope.hpp>
+#include <bg2vec/cuda/runtime.hpp>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 namespace device {
 
@@ -437,4 +437,4 @@ void launch_adamw(float* params, const float* grads, float* m, float* v, size_t 
   device::launched("AdamW");
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

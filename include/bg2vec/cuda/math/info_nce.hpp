@@ -3,11 +3,11 @@
 // these are its rows. Loss_i = logsumexp_j S_ij - S_ii, dS = (softmax(S) - I) / B; the gradients of the unit
 // vectors (dS b_n / tau, dS^T a_n / tau) are GEMMs again, and go back through the normalisation:
 // dx = (d x_n - x_n (x_n . d x_n)) / |x|.
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cmath>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 // unit = x / max(|x|, 1e-8) (torch's cosine_similarity clamp); returns the clamped norm.
 template <class Lane, class T>
@@ -50,4 +50,4 @@ BG2VEC_HOST_DEVICE float info_nce_row(const Lane& lane, float* S, int B, int i) 
   return log1pf(r / e_ii);
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

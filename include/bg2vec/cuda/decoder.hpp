@@ -19,10 +19,10 @@
 //
 // Not here yet (issue #16): activation checkpointing, a tensor-core attention (the attention is a warp per query row, math/attention.hpp), fused LoRA
 // products, CUDA graphs.
-#include <bg2vec/backend/cuda/gemm.hpp>
-#include <bg2vec/backend/cuda/kernels.hpp>
-#include <bg2vec/backend/cuda/math/embedding.hpp>
-#include <bg2vec/backend/cuda/runtime.hpp>
+#include <bg2vec/cuda/gemm.hpp>
+#include <bg2vec/cuda/kernels.hpp>
+#include <bg2vec/cuda/math/embedding.hpp>
+#include <bg2vec/cuda/runtime.hpp>
 #include <bg2vec/core/batch.hpp>
 #include <bg2vec/nn/attention_policy.hpp>
 #include <bg2vec/nn/dropout.hpp>
@@ -38,7 +38,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 namespace detail {
 // Whether P sees exactly the keys of the causal (or of the bidirectional) mask, checked on a grid at compile time.
@@ -770,4 +770,4 @@ class DeviceDecoder {
   std::unique_ptr<Gemm> gemm_ = std::make_unique<Gemm>();
 };
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

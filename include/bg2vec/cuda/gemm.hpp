@@ -4,14 +4,14 @@
 // (CUBLAS_COMPUTE_32F: no TF32, so the float32 mode is the tests' exact-as-possible reference), output
 // float32 or bf16. cuBLASLt is column-major; a row-major matrix is its transpose there, so C^T = op(B)^T
 // op(A)^T is what it computes. The algorithm of each shape is chosen once (the heuristic's first) and kept.
-#include <bg2vec/backend/cuda/runtime.hpp>
+#include <bg2vec/cuda/runtime.hpp>
 
 #include <cublasLt.h>
 
 #include <map>
 #include <tuple>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 enum class Dtype { F32, Bf16 };
 
@@ -108,4 +108,4 @@ class Gemm {
   std::map<Key, Plan> plans_;
 };
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -2,11 +2,11 @@
 // Pooling (nn/pooling.hpp is the reference): every pooling is a weighted sum over the tokens of a row,
 // pooled[b] = sum_t w[b, t] h[b T + t], with the weights [B, T] from pool::pooling_weights<P> on the host
 // (they depend on the masks only). Backward: dh[b T + t] += w[b, t] dpooled[b].
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
 #include <cstddef>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 // pooled[b, col]: a thread per column, tokens in order (deterministic; a warp reads consecutive columns).
 template <class T>
@@ -25,4 +25,4 @@ BG2VEC_HOST_DEVICE inline void pool_backward_element(const float* weights, const
   d_hidden[(size_t(b) * seq_len + t) * n + col] += weights[size_t(b) * seq_len + t] * d_pooled[size_t(b) * n + col];
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -7,7 +7,7 @@
 //                        cuBLASLt's CUDA_R_16BF), converted in plain integer arithmetic so that host and
 //                        device round the same way (to nearest even, as torch and core/dtype.hpp do);
 //   SerialLane           how a row function runs on one thread: the device's block-wide lane
-//                        (backend/cuda/kernels.cuh) has the same three members, with sum and max reduced
+//                        (cuda/kernels.cuh) has the same three members, with sum and max reduced
 //                        over the threads of the block.
 // Nothing here includes a CUDA header.
 #include <cstdint>
@@ -19,7 +19,7 @@
 #define BG2VEC_HOST_DEVICE
 #endif
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 struct Bf16 {
   uint16_t bits;
@@ -75,4 +75,4 @@ struct SerialLane {
   BG2VEC_HOST_DEVICE float max(float x) const { return x; }
 };
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

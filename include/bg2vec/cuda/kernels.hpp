@@ -4,15 +4,15 @@
 // (src/cuda/kernels.cu, the CMake target bg2vec::cuda) for the storage types float and Bf16. Each kernel runs
 // a row function of math/ with one block (or warp) per row; the math is tested on the host
 // (tests/test_cuda_math.cpp), the launches on the GPU (tests/cuda/test_cuda_device.cpp).
-#include <bg2vec/backend/cuda/host_device.hpp>
-#include <bg2vec/backend/cuda/math/adamw.hpp>
-#include <bg2vec/backend/cuda/math/attention.hpp>
+#include <bg2vec/cuda/host_device.hpp>
+#include <bg2vec/cuda/math/adamw.hpp>
+#include <bg2vec/cuda/math/attention.hpp>
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 enum class GateKind { Silu, GeluTanh };
 
@@ -105,4 +105,4 @@ void launch_add_dropped(const float* src, float* dst, size_t count, const Device
 // One AdamW step over a flat buffer of parameters, gradients and moments (the whole model at once).
 void launch_adamw(float* params, const float* grads, float* m, float* v, size_t count, const AdamWStep& step, cudaStream_t s);
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda

@@ -3,9 +3,9 @@
 // (x_i, x_{i+d/2}) of every head is rotated by the angle of (position, i); cos and sin come from
 // layers::RopeTable (float32 inverse frequencies, angles in double, as HF), uploaded once per shape.
 // direction +1 is the forward rotation, -1 its inverse, which is also its backward.
-#include <bg2vec/backend/cuda/host_device.hpp>
+#include <bg2vec/cuda/host_device.hpp>
 
-namespace bg2vec::backend::cuda {
+namespace bg2vec::cuda {
 
 // Rotates pair i of every head of one row at one position: cos/sin point at the position's half row.
 template <class Lane, class T>
@@ -22,4 +22,4 @@ BG2VEC_HOST_DEVICE void rope_row(const Lane& lane, T* row, int heads, int head_d
   }
 }
 
-}  // namespace bg2vec::backend::cuda
+}  // namespace bg2vec::cuda
