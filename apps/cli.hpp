@@ -1,6 +1,8 @@
 #pragma once
 // The command registry of the `bg2vec` tool. Each subcommand lives in its own apps/<name>.cpp and
-// registers itself with a static `Command` object, so adding one touches no other file.
+// registers itself with a static `Command` object, so adding one touches no other file. The files compile
+// together in unity batches (BG2VEC_UNITY_BUILD), so that object and the file's helpers need names of their own
+// (`registered_<file>`).
 // Multi-word commands ("wiki extract") are matched on the longest prefix of the arguments.
 #include <bg2vec/backend/compute.hpp>
 #include <bg2vec/core/error.hpp>

@@ -29,7 +29,7 @@ static int data_make_retrieval(const Args& args) {
   return 0;
 }
 
-static const Command registered{"data make-retrieval", "articles.jsonl -> BEIR retrieval set (corpus, queries, qrels)",
+static const Command registered_data_make_retrieval{"data make-retrieval", "articles.jsonl -> BEIR retrieval set (corpus, queries, qrels)",
                                 data_make_retrieval};
 
 }  // namespace bg2vec::cli

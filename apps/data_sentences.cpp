@@ -33,7 +33,7 @@ static int data_sentences(const Args& args) {
   return 0;
 }
 
-static const Command registered{"data sentences", "articles.jsonl -> SimCSE units (sentences), one per line",
+static const Command registered_data_sentences{"data sentences", "articles.jsonl -> SimCSE units (sentences), one per line",
                                  data_sentences};
 
 }  // namespace bg2vec::cli

@@ -37,7 +37,7 @@ static int data_tokenize(const Args& args) {
   return 0;
 }
 
-static const Command registered{"data tokenize", "articles.jsonl -> train/val token shards of fixed-length blocks",
+static const Command registered_data_tokenize{"data tokenize", "articles.jsonl -> train/val token shards of fixed-length blocks",
                                 data_tokenize};
 
 }  // namespace bg2vec::cli

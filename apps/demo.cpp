@@ -331,7 +331,7 @@ int demo_command(const Args& args) {
   return 0;
 }
 
-const Command registered{"demo", "the LLM2Vec recipe end to end on the embedded default model and data, with a report", demo_command};
+const Command registered_demo{"demo", "the LLM2Vec recipe end to end on the embedded default model and data, with a report", demo_command};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -100,7 +100,7 @@ int encode(const Args& args) {
   return 0;
 }
 
-const Command registered{"encode", "embed token ids or texts with a model (safetensors out)", encode};
+const Command registered_encode{"encode", "embed token ids or texts with a model (safetensors out)", encode};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -56,7 +56,7 @@ int eval_classify(const Args& args) {
   return 0;
 }
 
-const Command registered{"eval classify", "kNN and linear-probe classification on embeddings", eval_classify};
+const Command registered_eval_classify{"eval classify", "kNN and linear-probe classification on embeddings", eval_classify};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -41,7 +41,7 @@ int eval_cluster(const Args& args) {
   return 0;
 }
 
-const Command registered{"eval cluster", "k-means clustering of embeddings, V-measure against labels", eval_cluster};
+const Command registered_eval_cluster{"eval cluster", "k-means clustering of embeddings, V-measure against labels", eval_cluster};
 
 }  // namespace
 }  // namespace bg2vec::cli

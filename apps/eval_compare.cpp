@@ -130,7 +130,7 @@ int eval_compare(const Args& args) {
   return 0;
 }
 
-const Command registered{"eval compare", "one retrieval table over several models, poolings and BM25", eval_compare};
+const Command registered_eval_compare{"eval compare", "one retrieval table over several models, poolings and BM25", eval_compare};
 
 }  // namespace
 }  // namespace bg2vec::cli

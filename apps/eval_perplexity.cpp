@@ -101,7 +101,7 @@ int eval_perplexity(const Args& args) {
   return 0;
 }
 
-const Command registered{"eval perplexity", "perplexity of the causal model on texts (one per line)", eval_perplexity};
+const Command registered_eval_perplexity{"eval perplexity", "perplexity of the causal model on texts (one per line)", eval_perplexity};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -63,7 +63,7 @@ int eval_retrieval(const Args& args) {
   return 0;
 }
 
-const Command registered{"eval retrieval", "Recall@k, MRR@10, nDCG@10 of a model or BM25 on a BEIR dataset",
+const Command registered_eval_retrieval{"eval retrieval", "Recall@k, MRR@10, nDCG@10 of a model or BM25 on a BEIR dataset",
                          eval_retrieval};
 
 }  // namespace

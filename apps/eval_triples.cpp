@@ -33,7 +33,7 @@ int eval_triples(const Args& args) {
   return 0;
 }
 
-const Command registered{"eval triples", "paraphrase vs opposite margin on hard triples", eval_triples};
+const Command registered_eval_triples{"eval triples", "paraphrase vs opposite margin on hard triples", eval_triples};
 
 }  // namespace
 }  // namespace bg2vec::cli

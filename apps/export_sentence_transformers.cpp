@@ -155,7 +155,7 @@ int export_sentence_transformers(const Args& args) {
   return 0;
 }
 
-const Command registered{"export sentence-transformers",
+const Command registered_export_sentence_transformers{"export sentence-transformers",
                          "write a Gemma-3 encoder as a folder that sentence-transformers loads (bidirectional, pooling module)",
                          export_sentence_transformers};
 

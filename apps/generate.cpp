@@ -53,7 +53,7 @@ int generate(const Args& args) {
   return 0;
 }
 
-const Command registered{"generate", "greedy continuations of prompts by the causal model (sanity check)", generate};
+const Command registered_generate{"generate", "greedy continuations of prompts by the causal model (sanity check)", generate};
 
 }  // namespace
 }  // namespace bg2vec::cli

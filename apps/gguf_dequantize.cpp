@@ -38,7 +38,7 @@ int gguf_dequantize(const Args& args) {
   return 0;
 }
 
-const Command registered{"gguf dequantize", "every tensor of a GGUF file as float32 safetensors", gguf_dequantize};
+const Command registered_gguf_dequantize{"gguf dequantize", "every tensor of a GGUF file as float32 safetensors", gguf_dequantize};
 
 }  // namespace
 }  // namespace bg2vec::cli

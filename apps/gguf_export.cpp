@@ -126,7 +126,7 @@ int gguf_export(const Args& args) {
   return 0;
 }
 
-const Command registered{"gguf export", "write an encoder as a GGUF file for llama.cpp (bidirectional attention and pooling in its metadata)",
+const Command registered_gguf_export{"gguf export", "write an encoder as a GGUF file for llama.cpp (bidirectional attention and pooling in its metadata)",
                          gguf_export};
 
 }  // namespace

@@ -49,7 +49,7 @@ int gguf_import(const Args& args) {
   return 0;
 }
 
-const Command registered{"gguf import", "convert a GGUF model into a Hugging Face folder (weights, config, tokenizer)", gguf_import};
+const Command registered_gguf_import{"gguf import", "convert a GGUF model into a Hugging Face folder (weights, config, tokenizer)", gguf_import};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -48,7 +48,7 @@ int index_build(const Args& args) {
   return 0;
 }
 
-const Command registered{"index build", "encode a corpus and build a FAISS index folder", index_build};
+const Command registered_index_build{"index build", "encode a corpus and build a FAISS index folder", index_build};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -174,7 +174,7 @@ int inspect(const Args& args) {
   return 0;
 }
 
-const Command registered{"inspect", "describe a model folder: architecture, shapes, parameters, memory", inspect};
+const Command registered_inspect{"inspect", "describe a model folder: architecture, shapes, parameters, memory", inspect};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -92,7 +92,7 @@ int search(const Args& args) {
   return 0;
 }
 
-const Command registered{"search", "search an index folder for the passages closest to a query", search};
+const Command registered_search{"search", "search an index folder for the passages closest to a query", search};
 
 }  // namespace
 }  // namespace bg2vec::cli

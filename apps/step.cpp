@@ -65,7 +65,7 @@ int step(const Args& args) {
   return 0;
 }
 
-const Command registered{"step", "one optimisation step on a fixed batch (ntp | mntp | simcse; sgd | adamw)", step};
+const Command registered_step{"step", "one optimisation step on a fixed batch (ntp | mntp | simcse; sgd | adamw)", step};
 
 }  // namespace
 }  // namespace bg2vec::cli

@@ -33,7 +33,7 @@ static int tokenizer_train(const Args& args) {
   return 0;
 }
 
-static const Command registered{"tokenizer train", "train a sentencepiece tokenizer (bpe|unigram) on articles",
+static const Command registered_tokenizer_train{"tokenizer train", "train a sentencepiece tokenizer (bpe|unigram) on articles",
                                 tokenizer_train};
 
 }  // namespace bg2vec::cli

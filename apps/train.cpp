@@ -301,7 +301,7 @@ int train_command(const Args& args) {
   });
 }
 
-const Command registered{"train", "train with NTP, MNTP or SimCSE (shards or text; full or LoRA; resumable)", train_command};
+const Command registered_train{"train", "train with NTP, MNTP or SimCSE (shards or text; full or LoRA; resumable)", train_command};
 
 }  // namespace
 }  // namespace bg2vec::cli

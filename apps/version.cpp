@@ -15,6 +15,6 @@ static int version(const Args& args) {
   return 0;
 }
 
-static const Command registered{"version", "print versions of bg2vec and its libraries", version};
+static const Command registered_version{"version", "print versions of bg2vec and its libraries", version};
 
 }  // namespace bg2vec::cli

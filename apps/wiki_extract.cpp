@@ -29,7 +29,7 @@ static int wiki_extract(const Args& args) {
   return 0;
 }
 
-static const Command registered{"wiki extract", "Wikipedia dump (.xml[.bz2]) -> articles.jsonl of plain text",
+static const Command registered_wiki_extract{"wiki extract", "Wikipedia dump (.xml[.bz2]) -> articles.jsonl of plain text",
                                 wiki_extract};
 
 }  // namespace bg2vec::cli

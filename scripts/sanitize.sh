@@ -8,7 +8,7 @@
 # The compile-failure tests and example_installed_package are left out: they build other code (a refused
 # translation unit; the examples against the installed package, with their own flags) and run nothing instrumented.
 #   bash scripts/sanitize.sh                      every suite (what scripts/test.sh, and so CI, runs)
-#   bash scripts/sanitize.sh test_io test_shards  only these suites (built and run)
+#   bash scripts/sanitize.sh test_io test_shards  only these suites (the CLI and the test program built, these run)
 # Environment: BG2VEC_SANITIZE_BUILD (default build-asan), BG2VEC_SANITIZE_JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export BG2VEC_TEST_SKIP_REAL_MODEL=1
 if (($#)); then
-  cmake --build "$build" -j"$jobs" --target bg2vec_cli "$@"
+  cmake --build "$build" -j"$jobs" --target bg2vec_cli bg2vec_tests
   regex="^($(IFS='|'; echo "$*"))\$"
   ctest --test-dir "$build" --output-on-failure -j"$jobs" -R "$regex"
 else

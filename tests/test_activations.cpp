@@ -9,6 +9,8 @@
 #include <cmath>
 #include <vector>
 
+namespace test_activations {
+
 using namespace bg2vec;
 
 namespace {
@@ -139,3 +141,5 @@ TEST_CASE("the gated pass multiplies by up and by d_act elementwise") {
       CHECK(d_gate(i, j) == doctest::Approx(gelu_derivative_reference(z) * up(i, j) * d_act(i, j)).epsilon(1e-5).scale(1e-3));
     }
 }
+
+}  // namespace test_activations

@@ -12,6 +12,7 @@
 
 #include "support.hpp"
 
+namespace test_attention {
 
 using namespace bg2vec;
 using layers::AttentionShape;
@@ -271,3 +272,5 @@ TEST_CASE("tile covers: the O(1) answers of Causal and Bidirectional agree with 
           CHECK(layers::policy_cover(Bidirectional{}, q0, q1, k0, k1) == layers::Cover::All);
         }
 }
+
+}  // namespace test_attention

@@ -21,6 +21,8 @@
 #include <cstring>
 #include <random>
 
+namespace test_backend_bf16 {
+
 using namespace bg2vec;
 
 namespace {
@@ -392,3 +394,5 @@ TEST_CASE("bg2vec encode --compute: bf16 within the bf16 tolerance of transforme
   CHECK(err < kBf16Forward);
   CHECK(err > 1e-5);                                      // bf16 did run
 }
+
+}  // namespace test_backend_bf16

@@ -9,6 +9,8 @@
 
 #include "support.hpp"
 
+namespace test_cli_bad_inputs {
+
 namespace fs = std::filesystem;
 using namespace bg2vec;
 
@@ -224,3 +226,5 @@ TEST_CASE("damaged text inputs: dumps, BEIR sets, tokenizers; unknown flags") {
   w.check_fails("encode --model x --frobnicate", "", "unrecognised option '--frobnicate'");
   w.check_fails("wiki extract --dump", "", "the required argument for option '--dump' is missing");
 }
+
+}  // namespace test_cli_bad_inputs

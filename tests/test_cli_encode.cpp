@@ -9,6 +9,8 @@
 
 #include "support.hpp"
 
+namespace test_cli_encode {
+
 using namespace bg2vec;
 
 namespace {
@@ -201,3 +203,5 @@ TEST_CASE("inspect takes a folder with only config.json: shapes and the memory e
   CHECK(r.output.find("parameters       135488") != std::string::npos);
   CHECK(memory_line(r.output, "encode") > 0);
 }
+
+}  // namespace test_cli_encode

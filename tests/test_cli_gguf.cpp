@@ -9,6 +9,8 @@
 
 #include "support.hpp"
 
+namespace test_cli_gguf {
+
 using namespace bg2vec;
 
 namespace {
@@ -188,3 +190,5 @@ TEST_CASE("the real Gemma-3-270M GGUF is a Bulgarian language model") {
   MESSAGE("greedy continuation: " << continuation);
   CHECK(continuation.find("\xD0") != std::string::npos);   // Cyrillic (U+0400..U+043F lead byte)
 }
+
+}  // namespace test_cli_gguf

@@ -12,6 +12,8 @@
 
 #include "support.hpp"
 
+namespace test_cli_retrieval {
+
 using namespace bg2vec;
 
 namespace {
@@ -212,3 +214,5 @@ TEST_CASE("bad input: one clear line naming the file or the problem, and a non-z
   w.check_fails("search --index " + index, "give exactly one of --query and --queries");
   w.check_fails("search --index " + (w.dir / "nowhere").string() + " --query x", "nowhere: no such index folder");
 }
+
+}  // namespace test_cli_retrieval

@@ -29,6 +29,8 @@
 #include <random>
 #include <vector>
 
+namespace test_cuda_math {
+
 using namespace bg2vec;
 namespace cu = bg2vec::cuda;
 
@@ -387,3 +389,5 @@ TEST_CASE_TEMPLATE("attention rows, forward and backward: both policies, key pad
   check_attention<P>({2, 2, 3, 50.0f, 0.0f});
   check_attention<P>({4, 2, std::nullopt, std::nullopt, 0.3f});
 }
+
+}  // namespace test_cuda_math

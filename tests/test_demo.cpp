@@ -13,6 +13,8 @@
 
 #include "support.hpp"
 
+namespace test_demo {
+
 using namespace bg2vec;
 
 namespace {
@@ -276,3 +278,5 @@ TEST_CASE("a bad --eval-set, --classify-set or --model fails before any training
     CHECK(!std::filesystem::exists(dir / "out" / "causal"));
   }
 }
+
+}  // namespace test_demo

@@ -8,6 +8,8 @@
 
 #include "support.hpp"
 
+namespace test_encoder {
+
 using namespace bg2vec;
 
 namespace {
@@ -125,3 +127,5 @@ TEST_CASE("bg2vec encode --text-file gives the library's embeddings") {
   const Matrix expected = TextEncoder::load(m.dir.path, "bidirectional", "mean").encode(kTexts);
   CHECK(test::relative_error(io::SafetensorsFile(out).read_float32("embeddings"), test::span_of(expected)) < 1e-6);
 }
+
+}  // namespace test_encoder

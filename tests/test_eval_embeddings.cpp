@@ -12,6 +12,8 @@
 #include <fstream>
 #include <random>
 
+namespace test_eval_embeddings {
+
 using namespace bg2vec;
 using namespace bg2vec::eval;
 using doctest::Approx;
@@ -126,3 +128,5 @@ TEST_CASE("labels become dense class numbers in order of first appearance") {
   CHECK(labels.find("икономика") == -1);
   CHECK(labels.name(1) == "политика");
 }
+
+}  // namespace test_eval_embeddings

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 
+namespace test_eval_retrieval {
+
 using namespace bg2vec;
 using namespace bg2vec::eval;
 using doctest::Approx;
@@ -203,3 +205,5 @@ TEST_CASE("bad BEIR input: errors name the file, the line and the problem") {
   dir.write("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq2\ta\t1\n");
   CHECK_THROWS_WITH_AS(load_beir(dir.path), doctest::Contains("query \"q2\" is not in queries.jsonl"), Error);
 }
+
+}  // namespace test_eval_retrieval

@@ -8,6 +8,8 @@
 
 #include "support.hpp"
 
+namespace test_forward_parity {
+
 using namespace bg2vec;
 
 namespace {
@@ -174,3 +176,5 @@ TEST_CASE_TEMPLATE("inference buffers (one layer reused) give the same result as
   CHECK(reused.bytes() < all.bytes());
   CHECK(test::relative_error(test::span_of(reused.hidden()), test::span_of(all.hidden())) == 0.0);
 }
+
+}  // namespace test_forward_parity

@@ -12,6 +12,8 @@
 
 #include "support.hpp"
 
+namespace test_gguf {
+
 using namespace bg2vec;
 
 namespace {
@@ -406,3 +408,5 @@ TEST_CASE("gguf: random damage to a valid file gives an Error or a readable file
   CHECK(failed > 100);
   CHECK(read > 50);
 }
+
+}  // namespace test_gguf

@@ -16,6 +16,8 @@
 
 #include "support.hpp"
 
+namespace test_gguf_export {
+
 using namespace bg2vec;
 
 namespace {
@@ -537,3 +539,5 @@ TEST_CASE("export sentence-transformers: a Gemma3TextModel folder with bidirecti
   CHECK(contains(refused.output, "gguf export"));
   CHECK(!std::filesystem::exists(dir / "st-mistral"));
 }
+
+}  // namespace test_gguf_export

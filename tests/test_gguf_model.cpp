@@ -12,6 +12,8 @@
 
 #include "support.hpp"
 
+namespace test_gguf_model {
+
 using namespace bg2vec;
 
 namespace {
@@ -245,3 +247,5 @@ TEST_CASE("GGUF models that are not what they claim are refused, naming the file
     CHECK(e.find("unexpected tensor 'blk.1.") != std::string::npos);
   }
 }
+
+}  // namespace test_gguf_model

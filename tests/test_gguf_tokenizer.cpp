@@ -21,6 +21,8 @@
 #include <sstream>
 #include <unistd.h>
 
+namespace test_gguf_tokenizer {
+
 namespace fs = std::filesystem;
 using namespace bg2vec::text;
 
@@ -652,3 +654,5 @@ TEST_CASE("the real Gemma-3-270M GGUF: its rebuilt tokenizer cuts Bulgarian and 
   CHECK(tok.encode("<start_of_turn>", false).size() > 1);
   CHECK(tok.id_to_piece(105) == "<start_of_turn>");
 }
+
+}  // namespace test_gguf_tokenizer

@@ -9,6 +9,8 @@
 
 #include "support.hpp"
 
+namespace test_index {
+
 using namespace bg2vec;
 using namespace bg2vec::index;
 
@@ -188,3 +190,5 @@ TEST_CASE("ThreadLimit sets the OpenMP (and OpenBLAS) thread count and restores 
   CHECK(omp_get_max_threads() == before);
   if (openblas_get_num_threads) CHECK(openblas_get_num_threads() == blas_before);
 }
+
+}  // namespace test_index

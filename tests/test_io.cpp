@@ -10,6 +10,8 @@
 
 #include "support.hpp"
 
+namespace test_io {
+
 using namespace bg2vec;
 
 namespace {
@@ -706,3 +708,5 @@ TEST_CASE("regression (fuzz_safetensors, UBSan): an empty integer tensor reads w
   CHECK(file.read_int64("j").empty());
   CHECK_THROWS_WITH_AS(file.read_int64("f"), doctest::Contains("has dtype F32, expected I64 or I32"), Error);
 }
+
+}  // namespace test_io

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+namespace test_memory_estimate {
+
 using namespace bg2vec;
 
 TEST_CASE_TEMPLATE("the activation estimate is the arena Activations allocates", F, test::MistralDev, test::Gemma2Dev,
@@ -149,3 +151,5 @@ TEST_CASE("inference and step estimates: their parts add up and order as they mu
     if (item.what.find("gradients") != std::string::npos || item.what.find("AdamW") != std::string::npos) kept += item.bytes;
   CHECK(kept == 12 * adapter);
 }
+
+}  // namespace test_memory_estimate

@@ -16,6 +16,8 @@
 
 #include <functional>
 
+namespace test_policies {
+
 using namespace bg2vec;
 
 namespace {
@@ -228,3 +230,5 @@ TEST_CASE("SymmetricSimCse: the gradient is the mean of SimCse's in both directi
   CHECK(test::relative_error(g, composed) < 1e-5);
   CHECK(std::abs(loss_ab - loss_ba) > 1e-4);           // the two directions differ: the test is not vacuous
 }
+
+}  // namespace test_policies

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <unistd.h>
 
+namespace test_retrieval_set {
+
 namespace fs = std::filesystem;
 using namespace bg2vec;
 using namespace bg2vec::data;
@@ -141,3 +143,5 @@ TEST_CASE("the command line: from the real dump excerpt to a retrieval set") {
   CHECK(read_file(dir / "beir/article_ids.txt") == "558\n");
   for (const auto& p : read_jsonl(dir / "beir/corpus.jsonl")) CHECK(word_count(std::string(p["text"])) <= 200);
 }
+
+}  // namespace test_retrieval_set

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <unistd.h>
 
+namespace test_sentences {
+
 namespace fs = std::filesystem;
 using namespace bg2vec::text;
 using Sentences = std::vector<std::string_view>;
@@ -92,3 +94,5 @@ TEST_CASE("write_simcse_units: one unit per line, each once, excluded articles s
   CHECK_THROWS_AS(bg2vec::data::write_simcse_units(dir / "articles.jsonl", dir / "s.txt", options), bg2vec::Error);
   fs::remove_all(dir);
 }
+
+}  // namespace test_sentences

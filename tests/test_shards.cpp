@@ -9,6 +9,8 @@
 #include <numeric>
 #include <sstream>
 
+namespace test_shards {
+
 namespace fs = std::filesystem;
 using namespace bg2vec;
 using namespace bg2vec::data;
@@ -253,3 +255,5 @@ TEST_CASE("regression (fuzz_shards): a refused shard is unmapped (a throwing con
   const std::string mapped((std::istreambuf_iterator<char>(maps)), {});
   CHECK(mapped.find((work_dir / "leak").string()) == std::string::npos);   // 150 mappings were left before
 }
+
+}  // namespace test_shards

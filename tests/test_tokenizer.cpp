@@ -11,6 +11,8 @@
 
 #include "support.hpp"
 
+namespace test_tokenizer {
+
 namespace fs = std::filesystem;
 using namespace bg2vec::text;
 
@@ -167,3 +169,5 @@ TEST_CASE("regression (fuzz_tokenizer_model): a tokenizer.model with an empty pi
   CHECK_THROWS_WITH_AS(Tokenizer::from_serialized(bytes, "in memory"), doctest::Contains("in memory: not a usable sentencepiece model"),
                        bg2vec::Error);
 }
+
+}  // namespace test_tokenizer

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+namespace test_train_cli {
+
 using namespace bg2vec;
 
 namespace {
@@ -318,3 +320,5 @@ TEST_CASE("bg2vec train checks its output folder, memory and disk before any wor
   expect_error((dir / "empty").string() + " --batch-size 200000 --seq-len 4096", "of memory at its peak and");
   CHECK(std::filesystem::is_empty(dir / "empty"));
 }
+
+}  // namespace test_train_cli

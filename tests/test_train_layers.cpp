@@ -10,6 +10,8 @@
 #include <functional>
 #include <random>
 
+namespace test_train_layers {
+
 using namespace bg2vec;
 
 namespace {
@@ -277,3 +279,5 @@ TEST_CASE_TEMPLATE("activation checkpointing gives the same gradients as keeping
   CHECK(Activations(model.config(), 8, 64, ActivationMemory::LayerInputs).bytes() <
         Activations(model.config(), 8, 64, ActivationMemory::AllLayers).bytes());
 }
+
+}  // namespace test_train_layers

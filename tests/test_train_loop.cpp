@@ -11,6 +11,8 @@
 #include <fstream>
 #include <set>
 
+namespace test_train_loop {
+
 using namespace bg2vec;
 
 namespace {
@@ -294,3 +296,5 @@ TEST_CASE("text batches grouped by length: the same texts per group of batches, 
   CHECK(grouped.batch(5).ids == grouped.batch(5).ids);   // a pure function of (seed, index)
   CHECK(double(grouped_slots - real) < 0.25 * double(plain_slots - real));
 }
+
+}  // namespace test_train_loop

@@ -7,6 +7,8 @@
 
 #include "support.hpp"
 
+namespace test_train_parity {
+
 using namespace bg2vec;
 
 namespace {
@@ -130,3 +132,5 @@ TEST_CASE_TEMPLATE("LoRA adapter gradients under MNTP match PEFT", F, MistralDev
   }
   MESSAGE(std::string(F::name) << " lora_mntp_grad: worst relative error " << worst);
 }
+
+}  // namespace test_train_parity

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <unistd.h>
 
+namespace test_wiki_dump {
+
 namespace fs = std::filesystem;
 using namespace bg2vec::text;
 
@@ -187,3 +189,5 @@ TEST_CASE("the command line: bg2vec wiki extract") {
                      (dir / "x.jsonl").string() + " 2> " + (dir / "err").string()).c_str()) != 0);
   CHECK(read_file(dir / "err").find("none.xml: cannot open for reading") != std::string::npos);
 }
+
+}  // namespace test_wiki_dump

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+namespace test_wikitext {
+
 using bg2vec::text::clean_wikitext;
 
 TEST_CASE("plain prose passes through; paragraphs are lines") {
@@ -103,3 +105,5 @@ TEST_CASE("unbalanced markup: an unclosed link stays as written, an unclosed tem
   CHECK(clean_wikitext("А\n{{незатворен шаблон\nБ") == "А");
   CHECK(clean_wikitext("") == "");
 }
+
+}  // namespace test_wikitext
