@@ -2,8 +2,8 @@
 # Installs the dependencies, builds everything (library, apps, tests, benchmarks) and runs the tests;
 # then fuzzes every reader of outside input for a few seconds each (scripts/fuzz.sh) and runs the whole suite
 # again under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh: every suite and every `bg2vec`
-# process they start instrumented; about 33 minutes on 2 idle cores). docs/reliability.md says what each part
-# covers.
+# process they start instrumented). docs/reliability.md says what each part covers, and what each costs: 51 min in
+# all on 2 idle cores without AVX-512 (CI's limit is 90).
 # BG2VEC_TEST_FUZZ_SECONDS: seconds per fuzz target (default 4; 0 skips fuzzing);
 # BG2VEC_TEST_SANITIZE=0 skips the sanitizer run.
 set -euo pipefail
