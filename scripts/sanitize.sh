@@ -8,7 +8,8 @@
 # The compile-failure tests and example_installed_package are left out: they build other code (a refused
 # translation unit; the examples against the installed package, with their own flags) and run nothing instrumented.
 #   bash scripts/sanitize.sh                      every suite (what scripts/test.sh, and so CI, runs)
-#   bash scripts/sanitize.sh test_io test_shards  only these suites (the CLI and the test program built, these run)
+#   bash scripts/sanitize.sh test_io test_shards  only these tests (suites of tests/test_*.cpp, kill_resume: the CLI and
+#                                                 bg2vec_tests are built, then these run)
 # Environment: BG2VEC_SANITIZE_BUILD (default build-asan), BG2VEC_SANITIZE_JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
